@@ -1,0 +1,76 @@
+"""Koji clients for the environment: the profile file, logged-in sessions and the real CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pytest_boxkoji.errors import BoxKojiError
+
+Auth = Literal["gssapi", "ssl", "password"]
+AUTHS: tuple[str, ...] = ("gssapi", "ssl", "password")
+PROFILE = "boxkoji"
+
+
+def write_profile(path: Path, hub_url: str, files_url: str, web_url: str, topdir: Path, ca: Path) -> Path:
+    """A koji client config with profile `boxkoji` (Kerberos by default)."""
+    path.write_text(
+        f"""[{PROFILE}]
+server = {hub_url}
+weburl = {web_url}
+topurl = {files_url}
+topdir = {topdir}
+authtype = kerberos
+serverca = {ca}
+krb_rdns = false
+krb_canon_host = false
+; 0 silently disables GSSAPI login in Koji 1.35 (its login loop runs max_retries times).
+max_retries = 1
+retry_interval = 1
+anon_retry = false
+use_fast_upload = true
+"""
+    )
+    path.chmod(0o644)
+    return path
+
+
+def session_opts(ca: Path) -> dict[str, object]:
+    return {
+        "serverca": str(ca),
+        "krb_rdns": False,
+        "krb_canon_host": False,
+        "max_retries": 1,
+        "retry_interval": 1,
+        "anon_retry": False,
+    }
+
+
+def koji_command() -> str:
+    """The `koji` CLI installed beside the test process's interpreter (Koji's tree has a py2 one)."""
+    beside = Path(sys.executable).parent / "koji"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("koji")
+    if found is None:
+        raise BoxKojiError("The koji command line is not installed; `pip install koji` provides it.")
+    return found
+
+
+def check_auth(auth: str) -> None:
+    if auth not in AUTHS:
+        raise BoxKojiError(f"auth={auth!r} is not one of {', '.join(AUTHS)}.")
+
+
+def run_cli(
+    args: Sequence[str], config: Path, env: dict[str, str], auth_args: list[str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    command = [koji_command(), "-c", str(config), "-p", PROFILE, *auth_args, *args]
+    return subprocess.run(
+        command, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, check=False
+    )

@@ -1,0 +1,163 @@
+"""The plugin's options, read once from the CLI, then BOXKOJI_* variables, then ini, then defaults.
+
+Every option exists under the same name in all three places: ``--boxkoji-koji-source`` on the
+command line, ``boxkoji_koji_source`` in ini, ``BOXKOJI_KOJI_SOURCE`` in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import pytest
+
+DEFAULT_KOJI_VERSION = "1.35.3"
+RUNTIMES = ("auto", "processes", "containers")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the ini key; the CLI flag and env variable derive from it
+    help: str
+    kind: str = "string"  # "string" or "bool"
+    default: str | bool | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return self.name.upper()
+
+
+OPTIONS = (
+    Option("boxkoji", "provision the boxkoji environment (fixtures skip without it)", "bool", False),
+    Option(
+        "boxkoji_runtime",
+        "how services run: processes on this host, containers, or auto (default: auto)",
+        default="auto",
+        choices=RUNTIMES,
+    ),
+    Option(
+        "boxkoji_koji_source",
+        "Koji server code: a source tree path, a git repository (path or URL) with an optional "
+        f"@ref, or a release version (default: {DEFAULT_KOJI_VERSION})",
+    ),
+    Option("boxkoji_keep", "leave the environment running after the session", "bool", False),
+    Option("boxkoji_cache_dir", "where sources, the services' Python and templates are cached"),
+    Option(
+        "boxkoji_service_user",
+        "when pytest runs as root: the unprivileged user the services run as (default: nobody)",
+        default="nobody",
+    ),
+    Option(
+        "boxkoji_services_python",
+        "the interpreter the services' virtualenv is made from; it must be readable by the "
+        "service user (default: /usr/bin/python3)",
+        default="/usr/bin/python3",
+    ),
+)
+
+
+def default_cache_dir() -> Path:
+    # root's home is private, yet the services drop to another user and must read the cache.
+    if os.geteuid() == 0:
+        return Path("/var/cache/pytest-boxkoji")
+    return Path(platformdirs.user_cache_dir("pytest-boxkoji"))
+
+
+@dataclass(frozen=True)
+class BoxKojiConfig:
+    """Everything the plugin was told, read once per session."""
+
+    enabled: bool = False
+    runtime: str = "auto"
+    koji_source: str = DEFAULT_KOJI_VERSION
+    koji_source_explicit: bool = False
+    keep: bool = False
+    cache_dir: Path = Path(".")
+    service_user: str = "nobody"
+    services_python: Path = Path("/usr/bin/python3")
+    rootdir: Path = Path(".")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("boxkoji", "a real Koji environment as fixtures")
+    for opt in OPTIONS:
+        if opt.kind == "bool":
+            group.addoption(opt.flag, action="store_true", default=None, dest=opt.name, help=opt.help)
+            parser.addini(opt.name, opt.help, type="bool", default=None)
+        else:
+            group.addoption(
+                opt.flag,
+                action="store",
+                default=None,
+                dest=opt.name,
+                metavar="VALUE",
+                help=opt.help,
+            )
+            parser.addini(opt.name, opt.help, type="string", default=None)
+
+
+def _parse_bool(value: str, where: str) -> bool:
+    low = value.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise pytest.UsageError(f"{where}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off.")
+
+
+def _lookup(opt: Option, cli: Any, ini: Any, env: Mapping[str, str]) -> tuple[Any, bool]:
+    """The option's value and whether anyone set it. 0, "" and False are values, not unset."""
+    if cli is not None:
+        return cli, True
+    if opt.env in env:
+        raw = env[opt.env]
+        return (_parse_bool(raw, opt.env) if opt.kind == "bool" else raw), True
+    if ini is not None and ini != []:
+        return ini, True
+    return opt.default, False
+
+
+def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> BoxKojiConfig:
+    """Read all options once; raise pytest.UsageError for values that cannot work."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    explicit: dict[str, bool] = {}
+    for opt in OPTIONS:
+        try:
+            ini = config.getini(opt.name)
+        except ValueError:
+            raise pytest.UsageError(
+                f"ini key {opt.name} in {config.inipath}: not a boolean; use true or false."
+            ) from None
+        value, was_set = _lookup(opt, config.getoption(opt.name), ini, env)
+        if opt.choices and value not in opt.choices:
+            raise pytest.UsageError(
+                f"{opt.flag} / {opt.name} / {opt.env}: {value!r} is not one of {', '.join(opt.choices)}."
+            )
+        values[opt.name] = value
+        explicit[opt.name] = was_set
+    source = values["boxkoji_koji_source"]
+    return BoxKojiConfig(
+        enabled=bool(values["boxkoji"]),
+        runtime=values["boxkoji_runtime"],
+        koji_source=source or DEFAULT_KOJI_VERSION,
+        koji_source_explicit=bool(source),
+        keep=bool(values["boxkoji_keep"]),
+        cache_dir=Path(values["boxkoji_cache_dir"]).expanduser()
+        if values["boxkoji_cache_dir"]
+        else default_cache_dir(),
+        service_user=values["boxkoji_service_user"],
+        services_python=Path(values["boxkoji_services_python"]),
+        rootdir=Path(str(config.rootpath)),
+    )

@@ -1,0 +1,360 @@
+"""The environment: services started on demand, in dependency order, and stopped in reverse.
+
+Fixtures are glue over this class; it can be driven without pytest (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import koji
+
+from pytest_boxkoji import clients, kojisrc, ports, servicespy
+from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.kojisrc import KojiSource
+from pytest_boxkoji.orch import Orch
+from pytest_boxkoji.runtimes.processes import ProcessesRuntime, sweep
+from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import hub as hub_service
+from pytest_boxkoji.services import kdc as kdc_service
+from pytest_boxkoji.services.hub import HubSettings
+from pytest_boxkoji.services.kdc import Realm
+from pytest_boxkoji.services.postgres import ADMIN, Cluster, clone, ensure_template
+
+log = logging.getLogger(__name__)
+ORDINARY_USER = "kojiuser"
+
+
+class Environment:
+    """One throwaway Koji environment in its own directory, on its own ports."""
+
+    def __init__(self, config: BoxKojiConfig, source: KojiSource | None = None) -> None:
+        self.config = config
+        self.id = secrets.token_hex(4)
+        self.marker = f"{os.getpid()}-{self.id}"
+        # Under /tmp, not pytest's 0700 basetemp: the service user must reach it.
+        self.directory = Path(tempfile.mkdtemp(prefix=f"boxkoji-{self.id}-"))
+        self.directory.chmod(0o711)
+        self.owner = service_owner(config.service_user)
+        user = config.service_user if os.geteuid() == 0 else None
+        self.runtime = ProcessesRuntime(user, self.marker, keep=config.keep)
+        self.timings: dict[str, float] = {}
+        self.services: list[Service] = []
+        self._source = source
+        self._lock = threading.RLock()
+        self.realm: Realm | None = None
+        self.orch: Orch | None = None
+        self.postgres: Cluster | None = None
+        self.hub: HubSettings | None = None
+        self._saved_environ: dict[str, str | None] = {}
+        self._admin: koji.ClientSession | None = None
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - start
+
+    def _start(self, service: Service) -> None:
+        self.runtime.start(service)
+        self.services.append(service)
+
+    def source(self) -> KojiSource:
+        """Koji's server code, resolved once (KojiSourceUnavailable when offline by default)."""
+        if self._source is None:
+            with self._phase("koji source"):
+                self._source = kojisrc.resolve(
+                    self.config.koji_source, self.config.cache_dir, self.config.koji_source_explicit
+                )
+        return self._source
+
+    def start_kdc(self) -> Realm:
+        with self._lock:
+            if self.realm is None:
+                with self._phase("kdc"):
+                    (port,) = ports.claim(1)
+                    realm = Realm(self.directory / "kdc", port)
+                    realm.create()
+                    self._start(kdc_service.service(realm))
+                    self._set_environ(realm.env | {"KRB5CCNAME": f"FILE:{realm.directory}/krb5cc_default"})
+                self.realm = realm
+            return self.realm
+
+    def start_orch(self) -> Orch:
+        with self._lock:
+            if self.orch is None:
+                realm = self.start_kdc()
+                with self._phase("orch"):
+                    self.orch = Orch.create(self.directory / "orch", realm)
+            return self.orch
+
+    def start_postgres(self) -> Cluster:
+        with self._lock:
+            if self.postgres is None:
+                source = self.source()
+                with self._phase("postgres"):
+                    port_template, port = ports.claim(2)
+                    template = ensure_template(
+                        self.config.cache_dir / "templates",
+                        source.schema,
+                        kdc_service.REALM,
+                        self.owner,
+                        port_template,
+                        self._run_once,
+                    )
+                    cluster = Cluster(self.directory / "postgres", port)
+                    clone(template, cluster, self.owner)
+                    self._start(cluster.service())
+                self.postgres = cluster
+            return self.postgres
+
+    def _run_once(self, service: Service) -> object:
+        runtime = ProcessesRuntime(self.runtime.service_user, self.marker)
+        runtime.start(service)
+        return lambda: runtime.stop(service)
+
+    def start_hub(self) -> HubSettings:
+        with self._lock:
+            if self.hub is None:
+                source = self.source()
+                orch = self.start_orch()
+                cluster = self.start_postgres()
+                with self._phase("services python"):
+                    python = servicespy.ensure(
+                        self.config.cache_dir, self.config.services_python, source.version
+                    )
+                with self._phase("hub"):
+                    (port,) = ports.claim(1)
+                    hosts = hub_service.HOSTNAMES
+                    cert = orch.checkout("hub", "server_cert", holder="hub", hosts=hosts, owner=self.owner)
+                    keytab = orch.checkout("HTTP", "keytab", holder="hub", hosts=hosts, owner=self.owner)
+                    settings = HubSettings(
+                        directory=self.directory / "hub",
+                        port=port,
+                        koji_src=source.path,
+                        python_home=python.root,
+                        mod_wsgi=python.mod_wsgi,
+                        cert=cert.path,  # type: ignore[arg-type]
+                        key=cert.key_path,  # type: ignore[arg-type]
+                        ca=orch.ca_file,
+                        keytab=keytab.path,  # type: ignore[arg-type]
+                        realm=orch.realm.realm,
+                        db_host=str(cluster.socket_dir),
+                        db_port=cluster.port,
+                        topdir=self.directory / "topdir",
+                        proxy_principals=f"HTTP/localhost@{orch.realm.realm}",
+                        proxy_dns=orch.ca.subject_dn("kojiweb"),
+                    )
+                    service = hub_service.service(settings, orch.realm.env)
+                    hub_service.chown_tree(settings.directory, self.owner)
+                    hub_service.chown_tree(settings.topdir, self.owner)
+                    self._start(service)
+                    self.koji_config = clients.write_profile(
+                        self.directory / "koji.conf",
+                        settings.url,
+                        settings.files_url,
+                        f"https://localhost:{port}/koji",
+                        settings.topdir,
+                        orch.ca_file,
+                    )
+                self.hub = settings
+            return self.hub
+
+    def start(self) -> Environment:
+        """Everything this issue's stack has: KDC, PostgreSQL, orch and the hub."""
+        self.start_hub()
+        return self
+
+    # -- what tests and shells use -----------------------------------------------------------------
+
+    @property
+    def hub_url(self) -> str:
+        return self.start_hub().url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        urls: dict[str, str] = {}
+        if self.realm:
+            urls["kdc"] = f"tcp://127.0.0.1:{self.realm.port}"
+        if self.postgres:
+            urls["postgres"] = f"postgresql://koji@127.0.0.1:{self.postgres.port}/koji"
+        if self.hub:
+            urls["hub"] = self.hub.url
+            urls["files"] = self.hub.files_url
+        return urls
+
+    @property
+    def realm_name(self) -> str:
+        return self.start_kdc().realm
+
+    @property
+    def ca_file(self) -> Path:
+        return self.start_orch().ca_file
+
+    @property
+    def topdir(self) -> Path:
+        return self.start_hub().topdir
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The KRB5_* variables a shell needs to use this environment."""
+        return dict(self.start_kdc().env)
+
+    def ensure_user(self, name: str, auth: Auth = "gssapi") -> dict[str, str]:
+        """Create `name` in the hub (first use) and the credential for `auth`; return how to log in."""
+        clients.check_auth(auth)
+        orch = self.start_orch()
+        self.start_hub()
+        with self._lock:
+            if name != ADMIN:
+                admin = self._admin_session()
+                if admin.getUser(name) is None:
+                    admin.createUser(name, krb_principal=orch.realm.principal(name))
+            if auth == "gssapi":
+                cred = orch.checkout(name, "keytab", holder=f"user:{name}")
+                ccache = f"FILE:{self.directory}/orch/krb5cc_{name}"
+                return {"principal": cred.principal, "keytab": str(cred.path), "ccache": ccache}
+            if auth == "ssl":
+                cred = orch.checkout(name, "cert", holder=f"user:{name}")
+                return {"cert": str(cred.path)}
+            cred = orch.checkout(name, "password", holder=f"user:{name}")
+            self._set_password(name, cred.password)
+            return {"user": name, "password": cred.password}
+
+    def _set_password(self, name: str, password: str) -> None:
+        # Koji has no API to set a password: its own docs set the column directly.
+        assert self.postgres is not None
+        with self.postgres.connect() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE users SET password = %s WHERE name = %s", (password, name))
+        conn.close()
+
+    def _admin_session(self) -> koji.ClientSession:
+        if self._admin is None:
+            self._admin = self.session(ADMIN, "gssapi")
+        return self._admin
+
+    def session(self, user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
+        """A new koji.ClientSession logged in as `user` through `auth`."""
+        login = self.ensure_user(user, auth)
+        session = koji.ClientSession(self.hub_url, clients.session_opts(self.ca_file))
+        if auth == "gssapi":
+            session.gssapi_login(principal=login["principal"], keytab=login["keytab"], ccache=login["ccache"])
+        elif auth == "ssl":
+            session.ssl_login(cert=login["cert"], serverca=str(self.ca_file))
+        else:
+            session.opts["user"], session.opts["password"] = login["user"], login["password"]
+            session.login()
+        return session
+
+    def cli(
+        self, args: Sequence[str], user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real `koji` command line as `user`."""
+        login = self.ensure_user(user, auth)
+        env = self.env
+        if auth == "gssapi":
+            auth_args = [
+                "--authtype",
+                "kerberos",
+                "--principal",
+                login["principal"],
+                "--keytab",
+                login["keytab"],
+            ]
+            env["KRB5CCNAME"] = login["ccache"]
+        elif auth == "ssl":
+            auth_args = ["--authtype", "ssl", "--cert", login["cert"]]
+        else:
+            auth_args = ["--authtype", "password", "--user", login["user"], "--password", login["password"]]
+        return clients.run_cli(args, self.koji_config, env, auth_args, timeout)
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    def _set_environ(self, values: dict[str, str]) -> None:
+        # In-process GSSAPI (koji.ClientSession) reads the realm's krb5.conf from the environment.
+        for key, value in values.items():
+            self._saved_environ.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_environ(self) -> None:
+        for key, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environ.clear()
+
+    def stop(self) -> None:
+        """Stop every service in reverse start order, then remove the directory (best effort)."""
+        with self._lock:
+            if self._admin is not None:
+                with contextlib.suppress(Exception):
+                    self._admin.logout()
+                self._admin = None
+            if self.config.keep:
+                self.runtime.detach()
+                self._restore_environ()
+                return
+            for service in reversed(self.services):
+                try:
+                    self.runtime.stop(service)
+                except Exception as exc:  # keep stopping the others
+                    log.warning("could not stop %s: %s", service.name, exc)
+            self.services.clear()
+            leftovers = sweep(self.marker)
+            if leftovers:
+                log.warning("killed leftover processes %s of %s", leftovers, self.directory)
+            self._restore_environ()
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def keep_report(self) -> str:
+        """How to reach a kept environment from a shell, and how to stop it."""
+        pids = " ".join(str(p) for p in sweep_candidates(self.marker))
+        lines = [f"boxkoji environment kept in {self.directory}"]
+        lines += [f"  {name:9} {url}" for name, url in self.urls.items()]
+        if self.realm:
+            env = " ".join(f"{k}={v}" for k, v in self.env.items())
+            lines.append(f"  shell:    export {env}")
+            kt = self.directory / "orch" / f"{ORDINARY_USER}.keytab"
+            if kt.exists():
+                lines.append(f"  kinit:    kinit -k -t {kt} {ORDINARY_USER}@{self.realm.realm}")
+        if self.hub:
+            lines.append(f"  koji:     koji -c {self.koji_config} -p {clients.PROFILE} hello")
+        lines.append(f"  stop:     kill {pids} && rm -rf {self.directory}")
+        return "\n".join(lines)
+
+
+def sweep_candidates(marker: str) -> list[int]:
+    from pytest_boxkoji.runtimes.processes import session_pids
+
+    return session_pids(marker)
+
+
+def service_owner(user: str) -> tuple[int, int]:
+    """(uid, gid) the services run as: the service user under root, else whoever runs pytest."""
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise BoxKojiError(
+            f"--boxkoji-service-user={user!r}: no such user on this host. PostgreSQL refuses to "
+            "run as root, so under root the services need an unprivileged user; create one or "
+            "name an existing one (nobody, www-data)."
+        ) from None
+    return entry.pw_uid, entry.pw_gid

@@ -1,0 +1,172 @@
+"""The processes runtime: every service is a foreground process driven by a mirakuru executor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import signal
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+from mirakuru import Executor
+from mirakuru.base import ENV_UUID
+from mirakuru.exceptions import ProcessFinishedWithError, TimeoutExpired
+
+from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.services import Service
+
+log = logging.getLogger(__name__)
+SESSION_MARKER = "BOXKOJI_SESSION"
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:]) or f"({path} is empty)"
+
+
+def logs_of(service: Service) -> str:
+    return "\n".join(
+        f"Last lines of {path}:\n{log_tail(path)}" for path in (service.log, *service.extra_logs)
+    )
+
+
+class ServiceExecutor(Executor):
+    """Runs one Service; ready when its own check passes, failed the moment it exits."""
+
+    def __init__(self, service: Service, user: str | None, marker: str, keep: bool = False) -> None:
+        self.service = service
+        self.keep = keep
+        service.log.parent.mkdir(parents=True, exist_ok=True)
+        self._logfile: IO[Any] = open(service.log, "ab")  # noqa: SIM115 - closed in stop()
+        popen: dict[str, Any] = {}
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            popen = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        super().__init__(
+            service.command,
+            cwd=str(service.cwd) if service.cwd else None,
+            timeout=service.deadline,
+            sleep=0.05,
+            envvars={**service.env, SESSION_MARKER: marker},
+            stdin=None,
+            stdout=self._logfile,
+            stderr=self._logfile,
+            popen_kwargs=popen,
+        )
+
+    @property
+    def envvars(self) -> dict[str, str]:
+        envs = super().envvars
+        if self.keep:
+            # mirakuru's atexit sweep kills whatever carries its marker: kept services must not.
+            envs.pop(ENV_UUID, None)
+        return envs
+
+    def pre_start_check(self) -> bool:
+        return False  # ports are private and freshly chosen: nothing else can be serving them
+
+    def after_start_check(self) -> bool:
+        try:
+            return self.service.ready()
+        except Exception:  # readiness probes fail in many ways until the service is up
+            return False
+
+    def check_subprocess(self) -> bool:
+        # A foreground server that exits while starting has failed, whatever its exit code.
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self._kill_all_kids(signal.SIGKILL)
+            self._clear_process()
+            raise ServiceStartError(
+                f"{self.service.name} exited with code {code} while starting: "
+                f"{' '.join(self.service.command)}\n{logs_of(self.service)}"
+            )
+        return self.after_start_check()
+
+    def close_log(self) -> None:
+        self._logfile.close()
+
+
+class ProcessesRuntime:
+    """Starts services as local processes; as root, as the unprivileged service user."""
+
+    name = "processes"
+
+    def __init__(self, service_user: str | None, marker: str, keep: bool = False) -> None:
+        self.service_user = service_user
+        self.marker = marker
+        self.keep = keep
+        self.executors: dict[str, ServiceExecutor] = {}
+
+    def start(self, service: Service) -> None:
+        user = self.service_user if service.unprivileged else None
+        executor = ServiceExecutor(service, user, self.marker, self.keep)
+        self.executors[service.name] = executor
+        try:
+            executor.start()
+        except TimeoutExpired:
+            raise ServiceStartError(
+                f"{service.name} was not ready within {service.deadline:.0f} s "
+                f"(check: {getattr(service.ready, '__doc__', None) or service.ready!r}).\n"
+                f"{logs_of(service)}"
+            ) from None
+        finally:
+            if not executor.running():
+                executor.close_log()
+                self.executors.pop(service.name, None)
+
+    def stop(self, service: Service) -> None:
+        executor = self.executors.pop(service.name, None)
+        if executor is None:
+            return
+        try:
+            executor.stop(stop_signal=service.stop_signal)
+        except ProcessFinishedWithError:
+            pass  # servers stopped by a signal exit with varied codes; none of them is a failure
+        except Exception as exc:  # best effort: teardown must not hide the test's own error
+            log.warning("stopping %s: %s", service.name, exc)
+            executor.kill()
+        finally:
+            executor.close_log()
+
+    def pids(self) -> list[int]:
+        return session_pids(self.marker)
+
+    def pid_of(self, name: str) -> int | None:
+        executor = self.executors.get(name)
+        return executor.process.pid if executor and executor.process else None
+
+    def detach(self) -> None:
+        """Forget every process without stopping it (--boxkoji-keep)."""
+        for executor in self.executors.values():
+            executor.process = None
+            executor.close_log()
+        self.executors.clear()
+
+
+def session_pids(marker: str) -> list[int]:
+    """Every live process carrying this session's marker, whoever started it."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get(SESSION_MARKER) == marker:
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def sweep(marker: str) -> list[int]:
+    """Kill every process left with this marker (the safety net after a crash or Ctrl-C)."""
+    pids = session_pids(marker)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids

@@ -1,0 +1,125 @@
+"""The Python environment the services run in (hub under mod_wsgi, later kojid and kojiweb).
+
+It is not the test process's interpreter: Apache loads mod_wsgi built against it, and the
+unprivileged service user must be able to read it. Built once per (interpreter, requirements)
+and cached; a second session only checks a marker file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from pytest_boxkoji import hostprogs
+from pytest_boxkoji.errors import ServicesPythonError
+
+# What Koji's server code imports (the koji library itself comes from the source tree).
+REQUIREMENTS = (
+    "psycopg2-binary",
+    "gssapi",
+    "requests",
+    "requests-gssapi",
+    "defusedxml",
+    "python-dateutil",
+    "six",
+    "Cheetah3",  # kojiweb templates
+    "python-multilib",  # kojid
+)
+# 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
+MOD_WSGI = "mod_wsgi==5.0.2"
+MARKER = ".boxkoji-complete"
+
+
+@dataclass(frozen=True)
+class ServicesPython:
+    """A ready virtualenv: its interpreter and the mod_wsgi module Apache should load."""
+
+    root: Path
+    mod_wsgi: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+
+def key(interpreter: Path, koji_version: str) -> str:
+    version = subprocess.run(
+        [str(interpreter), "-c", "import sys; print(sys.version)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    series = ".".join(koji_version.split(".")[:2])
+    text = json.dumps([str(interpreter.resolve()), version, series, REQUIREMENTS, MOD_WSGI])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def ensure(cache_dir: Path, interpreter: Path, koji_version: str) -> ServicesPython:
+    """Return the cached services virtualenv, building it first if needed."""
+    if not interpreter.exists():
+        raise ServicesPythonError(
+            f"The services' interpreter {interpreter} does not exist. Install python3 and "
+            "python3-venv (Debian) / python3 (Fedora), or point --boxkoji-services-python at an "
+            "interpreter outside any private home directory."
+        )
+    root = cache_dir / "venvs" / key(interpreter, koji_version)
+    if (root / MARKER).exists():
+        return _load(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if not (root / MARKER).exists():
+            shutil.rmtree(root, ignore_errors=True)
+            _build(root, interpreter)
+    return _load(root)
+
+
+def _load(root: Path) -> ServicesPython:
+    info = json.loads((root / MARKER).read_text())
+    return ServicesPython(root, Path(info["mod_wsgi"]))
+
+
+def _run(command: list[str], root: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise ServicesPythonError(
+            f"Preparing the services' Python in {root} failed at `{' '.join(command)}`:\n"
+            f"{(done.stderr or done.stdout).strip()[-3000:]}"
+        )
+    return done.stdout
+
+
+def _build(root: Path, interpreter: Path) -> None:
+    (apxs,) = hostprogs.find(hostprogs.APXS)
+    # System site-packages: kojid needs Debian's python3-dnf / python3-librepo / python3-rpm.
+    _run([str(interpreter), "-m", "venv", "--system-site-packages", str(root)], root)
+    pip = [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    _run([*pip, *REQUIREMENTS], root)
+    # Never a cached wheel: one built for another Python would link the wrong libpython.
+    _run(
+        [*pip, "--no-cache-dir", "--no-binary", "mod_wsgi", MOD_WSGI],
+        root,
+        env={**os.environ, "APXS": str(apxs)},
+    )
+    module = _run(
+        [str(root / "bin" / "python"), "-c", "import mod_wsgi.server as s; print(s.where())"], root
+    ).strip()
+    (root / MARKER).write_text(json.dumps({"mod_wsgi": module, "interpreter": str(interpreter)}))
+    _make_readable(root)
+
+
+def _make_readable(root: Path) -> None:
+    # The service user (nobody, www-data...) reads this tree; pip keeps umask-based modes.
+    for directory, _dirs, files in os.walk(root):
+        os.chmod(directory, os.stat(directory).st_mode | 0o755)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o644)
