@@ -1,0 +1,137 @@
+"""Fixture factories: the plugin's default fixtures are built with these, and so can yours.
+
+# conftest.py
+from pytest_boxkoji import factories
+koji_packager = factories.koji_session("packager", auth="ssl")
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import koji
+import pytest
+
+from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.environment import ORDINARY_USER, Environment
+from pytest_boxkoji.errors import KojiSourceUnavailable
+from pytest_boxkoji.services.postgres import ADMIN
+
+ENV_KEY = pytest.StashKey[Environment]()
+CONFIG_KEY = pytest.StashKey[BoxKojiConfig]()
+REPORT_KEY = pytest.StashKey[str]()
+
+SessionFactory = Callable[..., koji.ClientSession]
+
+
+def _enabled_config(request: pytest.FixtureRequest) -> BoxKojiConfig:
+    cfg = request.config.stash[CONFIG_KEY]
+    if not cfg.enabled:
+        pytest.skip(
+            f"boxkoji fixture {request.fixturename!r} needs --boxkoji "
+            "(or ini boxkoji = true, or BOXKOJI=1): nothing was started"
+        )
+    return cfg
+
+
+def environment() -> Any:
+    """The session's Environment object: created on first use; services start on demand."""
+
+    @pytest.fixture(scope="session")
+    def boxkoji_environment(request: pytest.FixtureRequest) -> Iterator[Environment]:
+        cfg = _enabled_config(request)
+        env = Environment(cfg)
+        request.config.stash[ENV_KEY] = env
+        try:
+            yield env
+        finally:
+            if cfg.keep:
+                request.config.stash[REPORT_KEY] = env.keep_report()
+            env.stop()
+            del request.config.stash[ENV_KEY]
+
+    return boxkoji_environment
+
+
+@contextlib.contextmanager
+def _skip_without_source() -> Iterator[None]:
+    try:
+        yield
+    except KojiSourceUnavailable as exc:
+        pytest.skip(f"no Koji source tree is configured and the default could not be obtained: {exc}")
+
+
+def service(name: str) -> Any:
+    """A session fixture that starts one service (and what it needs) and returns its handle."""
+
+    @pytest.fixture(scope="session")
+    def _service(boxkoji_environment: Environment) -> Any:
+        with _skip_without_source():
+            return getattr(boxkoji_environment, f"start_{name}")()
+
+    _service.__name__ = name
+    return _service
+
+
+def boxkoji() -> Any:
+    """The whole environment, started: hub_url, urls, realm, ca_file, topdir, env, koji_config."""
+
+    @pytest.fixture(scope="session")
+    def _boxkoji(boxkoji_environment: Environment) -> Environment:
+        with _skip_without_source():
+            return boxkoji_environment.start()
+
+    return _boxkoji
+
+
+def session_factory() -> Any:
+    """`factory(user, auth=...)` -> a logged-in koji.ClientSession; logged out at session end."""
+
+    @pytest.fixture(scope="session")
+    def koji_session_factory(boxkoji: Environment) -> Iterator[SessionFactory]:
+        made: list[koji.ClientSession] = []
+
+        def factory(user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
+            session = boxkoji.session(user, auth)
+            made.append(session)
+            return session
+
+        yield factory
+        for session in made:
+            with contextlib.suppress(Exception):
+                session.logout()
+
+    return koji_session_factory
+
+
+def koji_session(user: str = ORDINARY_USER, auth: Auth = "gssapi", scope: str = "function") -> Any:
+    """A fixture logged in as `user` through `auth`, logged out after each test."""
+
+    @pytest.fixture(scope=scope)  # type: ignore[call-overload, misc]
+    def _session(boxkoji: Environment) -> Iterator[koji.ClientSession]:
+        session = boxkoji.session(user, auth)
+        yield session
+        with contextlib.suppress(Exception):
+            session.logout()
+
+    return _session
+
+
+def koji_admin() -> Any:
+    return koji_session(ADMIN)
+
+
+def cli() -> Any:
+    """`koji_cli("list-tags", user=..., auth=...)` runs the real koji command line."""
+
+    @pytest.fixture(scope="session")
+    def koji_cli(boxkoji: Environment) -> Callable[..., Any]:
+        def run(*args: str, user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120) -> Any:
+            return boxkoji.cli(args, user=user, auth=auth, timeout=timeout)
+
+        return run
+
+    return koji_cli

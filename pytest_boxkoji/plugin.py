@@ -1,0 +1,56 @@
+"""pytest-boxkoji's pytest wiring: options, the default fixtures and the safety net."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_boxkoji import factories
+from pytest_boxkoji.config import add_options, read_config
+from pytest_boxkoji.factories import CONFIG_KEY, ENV_KEY, REPORT_KEY
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cfg = read_config(config)
+    if cfg.enabled and cfg.runtime == "containers":
+        raise pytest.UsageError(
+            "--boxkoji-runtime=containers is not available in this version of pytest-boxkoji yet. "
+            "Use --boxkoji-runtime=processes (or auto) with the host programs installed."
+        )
+    config.stash[CONFIG_KEY] = cfg
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Safety net: fixture finalizers normally stop everything; this catches what they did not.
+    env = session.config.stash.get(ENV_KEY, None)
+    if env is not None:
+        env.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    report = terminalreporter.config.stash.get(REPORT_KEY, None)
+    if report:
+        terminalreporter.write_sep("=", "boxkoji --boxkoji-keep")
+        terminalreporter.write_line(report)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None or not cfg.enabled:
+        return None
+    return f"boxkoji: runtime={cfg.runtime} koji-source={cfg.koji_source} cache={cfg.cache_dir}"
+
+
+boxkoji_environment = factories.environment()
+kdc = factories.service("kdc")
+orch = factories.service("orch")
+postgres = factories.service("postgres")
+hub = factories.service("hub")
+boxkoji = factories.boxkoji()
+koji_session_factory = factories.session_factory()
+koji_session = factories.koji_session()
+koji_admin = factories.koji_admin()
+koji_cli = factories.cli()
