@@ -133,17 +133,13 @@ def _git(repo: str, ref: str, cache_dir: Path) -> KojiSource:
     if not target.is_dir():
         with FileLock(str(target) + ".lock"):
             if not target.is_dir():
-                tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+                target.parent.mkdir(parents=True, exist_ok=True)
                 archive = subprocess.run(
                     ["git", "-C", gitdir, "archive", "--format=tar", commit],
                     check=True,
                     capture_output=True,
                 ).stdout
-                with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-                    tar.extractall(tmp, filter="data")
-                check_tree(tmp, f"{repo}@{ref}")
-                tmp.chmod(0o755)
-                tmp.rename(target)
+                _unpack(archive, "", target, f"{repo}@{ref} (commit {commit[:12]})")
     return KojiSource(target, tree_version(target), f"git {repo}@{ref} ({commit[:12]})")
 
 
@@ -176,15 +172,30 @@ def _release(version: str, cache_dir: Path, explicit: bool) -> KojiSource:
         if not target.is_dir():
             data = _download(version, explicit)
             _verify(version, data)
-            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+            _unpack(data, f"koji-{version}", target, f"release {version}")
+    return KojiSource(target, version, f"release {version} (downloaded to {target})")
+
+
+def _unpack(data: bytes, top: str, target: Path, what: str) -> None:
+    """Unpack a tar archive's `top` directory to `target` atomically; nothing is left on failure."""
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
                 tar.extractall(tmp, filter="data")
-            top = tmp / f"koji-{version}"
-            check_tree(top, version)
-            top.chmod(0o755)
-            top.rename(target)
-            shutil.rmtree(tmp)
-    return KojiSource(target, version, f"release {version} (downloaded to {target})")
+        except tarfile.TarError as exc:
+            raise KojiSourceError(f"Koji source {what}: not a readable tar archive ({exc}).") from None
+        tree = tmp / top if top else tmp
+        missing = [p for p in ("kojihub", "schemas/schema.sql") if not (tree / p).exists()]
+        if missing:
+            raise KojiSourceError(
+                f"Koji source {what} is not a Koji source tree: it has no "
+                f"{' and no '.join(missing)}.\n{how_to_fix()}"
+            )
+        tree.chmod(0o755)
+        tree.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _download(version: str, explicit: bool) -> bytes:
@@ -194,7 +205,9 @@ def _download(version: str, explicit: bool) -> bytes:
             data: bytes = response.read()
             return data
     except (urllib.error.URLError, OSError) as exc:
-        cls = KojiSourceError if explicit else KojiSourceUnavailable
+        # A version that does not exist (HTTP 404) is a mistake, not being offline.
+        offline = not isinstance(exc, urllib.error.HTTPError)
+        cls = KojiSourceUnavailable if offline and not explicit else KojiSourceError
         raise cls(
             f"Koji release {version} could not be downloaded from {url}: {exc}.\n{how_to_fix()}"
         ) from None

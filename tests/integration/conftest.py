@@ -1,14 +1,49 @@
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from pytest_boxkoji.environment import Environment
+from pytest_boxkoji.errors import KojiSourceUnavailable
+
+FAKE_KOJI = Path(__file__).parent.parent / "data" / "fake-koji"
 
 
 @pytest.fixture(scope="session")
-def koji_source_path(boxkoji_environment: Environment):
+def koji_source_path(boxkoji_environment: Environment) -> Path:
     """The configured Koji tree, or a skip that says why there is none."""
-    from pytest_boxkoji.errors import KojiSourceUnavailable
-
     try:
         return boxkoji_environment.source().path
     except KojiSourceUnavailable as exc:
         pytest.skip(f"no Koji source tree: {exc}")
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory under /tmp that the service user (nobody, under root) can reach.
+
+    pytest's own tmp_path lives in a 0700 directory, which is fine for ordinary users only.
+    """
+    path = Path(tempfile.mkdtemp(prefix="boxkoji-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def fake_koji(shared_tmp) -> Path:
+    """A tiny stand-in for Koji's tree: enough schema for PostgreSQL tests everywhere."""
+    tree = shared_tmp / "fake-koji"
+    shutil.copytree(FAKE_KOJI, tree)
+    return tree
+
+
+@pytest.fixture
+def child_env(monkeypatch):
+    """Environment for nested pytest runs: no BOXKOJI_* leaking in from outside."""
+    for name in list(os.environ):
+        if name.startswith("BOXKOJI"):
+            monkeypatch.delenv(name)
+    return os.environ

@@ -11,8 +11,11 @@ def test_hello_through_each_login(koji_session_factory, auth):
     session = koji_session_factory("kojiuser", auth=auth)
     user = session.getLoggedInUser()
     assert user["name"] == "kojiuser"
-    expected = {"gssapi": koji.AUTHTYPES["GSSAPI"], "ssl": koji.AUTHTYPES["SSL"],
-                "password": koji.AUTHTYPES["NORMAL"]}[auth]
+    expected = {
+        "gssapi": koji.AUTHTYPES["GSSAPI"],
+        "ssl": koji.AUTHTYPES["SSL"],
+        "password": koji.AUTHTYPES["NORMAL"],
+    }[auth]
     assert user["authtype"] == expected
     assert session.hello() == "Hello World"
 

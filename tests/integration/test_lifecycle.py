@@ -1,0 +1,158 @@
+"""Start-up failures, teardown, Ctrl-C and side-by-side sessions (real processes, run everywhere)."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.runtimes.processes import ProcessesRuntime
+from pytest_boxkoji.services import Service
+
+pytestmark = pytest.mark.integration
+
+RECORD_PIDS = """
+import json, os, time
+def test_record(boxkoji_environment, kdc, postgres{extra}):
+    with postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT name FROM users")
+        assert cur.fetchall() == [("kojiadmin",)]
+    info = {{"pids": boxkoji_environment.runtime.pids(), "dir": str(boxkoji_environment.directory),
+             "ports": [kdc.port, postgres.port]}}
+    with open(os.environ["RECORD"], "w") as f:
+        json.dump(info, f)
+    time.sleep(float(os.environ.get("LINGER", "0")))
+"""
+
+
+def alive(pids):
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def pytest_command(source, cache):
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--boxkoji",
+        f"--boxkoji-koji-source={source}",
+        f"--boxkoji-cache-dir={cache}",
+        "-q",
+    ]
+
+
+def test_a_service_that_dies_fails_at_once_with_its_log(tmp_path):
+    runtime = ProcessesRuntime(None, "test-dies")
+    service = Service(
+        "doomed",
+        ["sh", "-c", "echo 'cannot bind: boom' >&2; exit 3"],
+        ready=lambda: False,
+        log=tmp_path / "doomed.log",
+        deadline=30,
+    )
+    start = time.monotonic()
+    with pytest.raises(ServiceStartError, match=r"(?s)doomed exited with code 3.*cannot bind: boom"):
+        runtime.start(service)
+    assert time.monotonic() - start < 10  # not the 30 s deadline
+
+
+def test_a_service_that_never_gets_ready_fails_at_its_deadline(tmp_path):
+    runtime = ProcessesRuntime(None, "test-slow")
+    service = Service(
+        "sleepy",
+        ["sh", "-c", "echo waiting; exec sleep 30"],
+        ready=lambda: False,
+        log=tmp_path / "sleepy.log",
+        deadline=1,
+    )
+    with pytest.raises(ServiceStartError, match=r"(?s)sleepy was not ready within 1 s.*waiting"):
+        runtime.start(service)
+    assert runtime.pids() == []
+
+
+def test_no_process_outlives_the_session(pytester, fake_koji, shared_tmp, child_env, monkeypatch):
+    record = shared_tmp / "record.json"
+    monkeypatch.setenv("RECORD", str(record))
+    pytester.makepyfile(test_record=RECORD_PIDS.format(extra=""))
+    result = pytester.run(*pytest_command(fake_koji, shared_tmp / "cache"))
+    assert result.ret == 0, result.outlines
+    info = json.loads(record.read_text())
+    assert len(info["pids"]) >= 2  # krb5kdc and postgres at least
+    assert alive(info["pids"]) == []
+    assert not Path(info["dir"]).exists()
+
+
+def test_ctrl_c_stops_everything(pytester, fake_koji, shared_tmp, child_env):
+    record = shared_tmp / "record.json"
+    pytester.makepyfile(test_record=RECORD_PIDS.format(extra=""))
+    child = subprocess.Popen(
+        pytest_command(fake_koji, shared_tmp / "cache"),
+        cwd=pytester.path,
+        env={**child_env, "RECORD": str(record), "LINGER": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not record.exists() or not record.read_text():
+        assert child.poll() is None, child.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.2)
+    info = json.loads(record.read_text())
+    assert alive(info["pids"])
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=60)
+    assert "KeyboardInterrupt" in out
+    assert alive(info["pids"]) == []
+    assert not Path(info["dir"]).exists()
+
+
+def test_a_failure_half_way_stops_what_had_started(pytester, fake_koji, shared_tmp, child_env, monkeypatch):
+    (fake_koji / "schemas" / "schema.sql").write_text("CREATE TABLE broken (;\n")
+    record = shared_tmp / "record.json"
+    monkeypatch.setenv("RECORD", str(record))
+    pytester.makepyfile(
+        test_record="""
+import json, os
+def test_kdc_then_postgres(request, boxkoji_environment, kdc):
+    with open(os.environ["RECORD"], "w") as f:
+        json.dump(boxkoji_environment.runtime.pids(), f)
+    request.getfixturevalue("postgres")
+"""
+    )
+    result = pytester.run(*pytest_command(fake_koji, shared_tmp / "cache"))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*Loading Koji's schema*schema.sql failed*"])
+    pids = json.loads(record.read_text())
+    assert pids and alive(pids) == []
+    assert not list((shared_tmp / "cache" / "templates" / "pg").glob("*/data"))  # nothing half-built cached
+
+
+def test_two_sessions_side_by_side(pytester, fake_koji, shared_tmp, child_env):
+    pytester.makepyfile(test_record=RECORD_PIDS.format(extra=""))
+    children = []
+    for n in range(2):
+        env = {**child_env, "RECORD": str(shared_tmp / f"record{n}.json"), "LINGER": "2"}
+        children.append(
+            subprocess.Popen(
+                pytest_command(fake_koji, shared_tmp / "cache"),
+                cwd=pytester.path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [child.communicate(timeout=180)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    infos = [json.loads((shared_tmp / f"record{n}.json").read_text()) for n in range(2)]
+    assert not set(infos[0]["ports"]) & set(infos[1]["ports"])
+    assert infos[0]["dir"] != infos[1]["dir"]

@@ -1,0 +1,101 @@
+"""The plugin's options through pytester: CLI, ini and BOXKOJI_* variables, and the skip without --boxkoji."""
+
+import pytest
+
+SHOW_CONFIG = """
+from pytest_boxkoji.factories import CONFIG_KEY
+
+def test_show(request):
+    cfg = request.config.stash[CONFIG_KEY]
+    print("CFG", cfg.enabled, cfg.runtime, cfg.koji_source, cfg.koji_source_explicit, cfg.keep, cfg.cache_dir)
+"""
+
+
+@pytest.fixture
+def show(pytester, monkeypatch):
+    for name in ("BOXKOJI", "BOXKOJI_RUNTIME", "BOXKOJI_KOJI_SOURCE", "BOXKOJI_KEEP", "BOXKOJI_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_show=SHOW_CONFIG)
+
+    def run(*args):
+        result = pytester.runpytest("-s", "-p", "no:cacheprovider", *args)
+        result.assert_outcomes(passed=1)
+        (line,) = [line for line in result.outlines if "CFG " in line]
+        return line.split("CFG ")[1].split()
+
+    return run
+
+
+def test_defaults(show):
+    enabled, runtime, source, explicit, keep, _cache = show()
+    assert (enabled, runtime, source, explicit, keep) == ("False", "auto", "1.35.3", "False", "False")
+
+
+def test_cli_beats_env_beats_ini(show, pytester, monkeypatch):
+    pytester.makeini("[pytest]\nboxkoji_koji_source = /from/ini\nboxkoji_runtime = processes\n")
+    assert show()[2:4] == ["/from/ini", "True"]
+    monkeypatch.setenv("BOXKOJI_KOJI_SOURCE", "/from/env")
+    assert show()[2] == "/from/env"
+    assert show("--boxkoji-koji-source=/from/cli")[2] == "/from/cli"
+    assert show()[1] == "processes"
+
+
+def test_booleans_from_each_place(show, pytester, monkeypatch):
+    assert show("--boxkoji", "--boxkoji-keep")[0::4] == ["True", "True"]
+    pytester.makeini("[pytest]\nboxkoji = true\nboxkoji_keep = false\n")
+    assert show()[0::4] == ["True", "False"]
+    monkeypatch.setenv("BOXKOJI", "0")  # 0 is a value, not "unset": it beats the ini's true
+    monkeypatch.setenv("BOXKOJI_KEEP", "yes")
+    assert show()[0::4] == ["False", "True"]
+
+
+def test_cache_dir_option(show, tmp_path):
+    assert show(f"--boxkoji-cache-dir={tmp_path}")[5] == str(tmp_path)
+
+
+def test_bad_boolean_env_is_a_usage_error(pytester, monkeypatch):
+    monkeypatch.setenv("BOXKOJI", "maybe")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*BOXKOJI='maybe' is not a boolean*"])
+
+
+def test_unknown_runtime_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--boxkoji-runtime=vm")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--boxkoji-runtime*'vm' is not one of auto, processes, containers*"])
+
+
+def test_containers_runtime_is_not_there_yet(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--boxkoji", "--boxkoji-runtime=containers")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*containers is not available*processes*"])
+
+
+@pytest.mark.parametrize(
+    "fixture", ["kdc", "orch", "postgres", "hub", "boxkoji", "koji_session", "koji_admin", "koji_cli"]
+)
+def test_fixtures_skip_without_boxkoji(pytester, monkeypatch, fixture):
+    monkeypatch.delenv("BOXKOJI", raising=False)
+    pytester.makepyfile(f"def test_uses({fixture}): raise AssertionError('must not run')")
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*needs --boxkoji*nothing was started*"])
+
+
+def test_help_lists_every_option(pytester):
+    result = pytester.runpytest("--help")
+    for flag in (
+        "--boxkoji ",
+        "--boxkoji-runtime",
+        "--boxkoji-koji-source",
+        "--boxkoji-keep",
+        "--boxkoji-cache-dir",
+        "--boxkoji-service-user",
+        "--boxkoji-services-python",
+    ):
+        result.stdout.fnmatch_lines([f"*{flag}*"])
+    result.stdout.fnmatch_lines(["*boxkoji_koji_source*"])  # the ini key
