@@ -135,7 +135,17 @@ class ProcessesRuntime:
             executor.close_log()
 
     def pids(self) -> list[int]:
-        return session_pids(self.marker)
+        found = set(session_pids(self.marker))
+        # Programs that rewrite their process title (PostgreSQL) also hide their environment.
+        for executor in self.executors.values():
+            if executor.process is None:
+                continue
+            try:
+                proc = psutil.Process(executor.process.pid)
+                found.update([proc.pid, *(child.pid for child in proc.children(recursive=True))])
+            except psutil.NoSuchProcess:
+                continue
+        return sorted(found)
 
     def pid_of(self, name: str) -> int | None:
         executor = self.executors.get(name)

@@ -1,0 +1,66 @@
+"""Whole pytest sessions against the real hub: side by side, and kept for a shell (needs Koji)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
+
+HELLO = """
+import json, os
+def test_hello(boxkoji, koji_session, koji_cli):
+    assert koji_session.getLoggedInUser()["name"] == "kojiuser"
+    assert koji_cli("hello").returncode == 0
+    with open(os.environ["RECORD"], "w") as f:
+        json.dump({"hub": boxkoji.hub_url, "urls": boxkoji.urls, "dir": str(boxkoji.directory)}, f)
+"""
+
+
+def command(source, *extra):
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--boxkoji",
+            f"--boxkoji-koji-source={source}", "-q", *extra]
+
+
+def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, child_env):
+    pytester.makepyfile(test_hello=HELLO)
+    children = [
+        subprocess.Popen(command(koji_source_path), cwd=pytester.path,
+                         env={**child_env, "RECORD": str(shared_tmp / f"{n}.json")},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for n in range(2)
+    ]
+    outputs = [child.communicate(timeout=300)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    first, second = (json.loads((shared_tmp / f"{n}.json").read_text()) for n in range(2))
+    assert first["hub"] != second["hub"]
+    assert not set(first["urls"].values()) & set(second["urls"].values())
+
+
+def test_keep_leaves_a_working_environment_for_the_shell(pytester, koji_source_path, shared_tmp, child_env):
+    pytester.makepyfile(test_hello=HELLO)
+    result = subprocess.run(command(koji_source_path, "--boxkoji-keep"), cwd=pytester.path,
+                            env={**child_env, "RECORD": str(shared_tmp / "kept.json")},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
+    kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
+    koji_cmd = re.search(r"koji:\s+(koji .*)", out).group(1)
+    stop = re.search(r"stop:\s+(kill .*)", out).group(1)
+    pids = [int(p) for p in re.search(r"kill ([\d ]+)&&", stop).group(1).split()]
+    try:
+        assert pids and all(psutil.pid_exists(p) for p in pids)
+        env = {**os.environ, **shell_env, "KRB5CCNAME": f"FILE:{shared_tmp}/ccache"}
+        assert subprocess.run(kinit, shell=True, env=env).returncode == 0
+        hello = subprocess.run(koji_cmd, shell=True, env=env, capture_output=True, text=True)
+        assert hello.returncode == 0, hello.stderr
+        assert "kojiuser" in hello.stdout
+    finally:
+        subprocess.run(stop, shell=True, check=False)
+    psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=30)
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
