@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import koji
@@ -123,7 +123,7 @@ class Environment:
                 self.postgres = cluster
             return self.postgres
 
-    def _run_once(self, service: Service) -> object:
+    def _run_once(self, service: Service) -> Callable[[], None]:
         runtime = ProcessesRuntime(self.runtime.service_user, self.marker)
         runtime.start(service)
         return lambda: runtime.stop(service)

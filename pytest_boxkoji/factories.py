@@ -31,7 +31,7 @@ def _enabled_config(request: pytest.FixtureRequest) -> BoxKojiConfig:
     cfg = request.config.stash[CONFIG_KEY]
     if not cfg.enabled:
         pytest.skip(
-            f"boxkoji fixture {request.fixturename!r} needs --boxkoji "
+            "boxkoji fixtures (kdc, postgres, orch, hub, boxkoji, koji_*) need --boxkoji "
             "(or ini boxkoji = true, or BOXKOJI=1): nothing was started"
         )
     return cfg
@@ -110,7 +110,7 @@ def session_factory() -> Any:
 def koji_session(user: str = ORDINARY_USER, auth: Auth = "gssapi", scope: str = "function") -> Any:
     """A fixture logged in as `user` through `auth`, logged out after each test."""
 
-    @pytest.fixture(scope=scope)  # type: ignore[call-overload, misc]
+    @pytest.fixture(scope=scope)  # type: ignore[call-overload, untyped-decorator]
     def _session(boxkoji: Environment) -> Iterator[koji.ClientSession]:
         session = boxkoji.session(user, auth)
         yield session
