@@ -54,6 +54,16 @@ OPTIONS = (
     Option("boxkoji_keep", "leave the environment running after the session", "bool", False),
     Option("boxkoji_cache_dir", "where sources, the services' Python and templates are cached"),
     Option(
+        "boxkoji_scenarios",
+        f"directories searched for scenario files after the test's own ({os.pathsep}-separated)",
+    ),
+    Option(
+        "boxkoji_validate_scenarios",
+        "check the scenario files the collected tests name, without starting Koji, then exit",
+        "bool",
+        False,
+    ),
+    Option(
         "boxkoji_service_user",
         "when pytest runs as root: the unprivileged user the services run as (default: nobody)",
         default="nobody",
@@ -87,6 +97,8 @@ class BoxKojiConfig:
     service_user: str = "nobody"
     services_python: Path = Path("/usr/bin/python3")
     rootdir: Path = Path(".")
+    scenario_dirs: tuple[Path, ...] = ()
+    validate_scenarios: bool = False
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -160,4 +172,15 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
         service_user=values["boxkoji_service_user"],
         services_python=Path(values["boxkoji_services_python"]),
         rootdir=Path(str(config.rootpath)),
+        scenario_dirs=tuple(
+            _relative(Path(p).expanduser(), config)
+            for p in (values["boxkoji_scenarios"] or "").split(os.pathsep)
+            if p
+        ),
+        validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
     )
+
+
+def _relative(path: Path, config: pytest.Config) -> Path:
+    # Relative directories are relative to the rootdir, as pytest's own ini paths are.
+    return path if path.is_absolute() else Path(str(config.rootpath)) / path

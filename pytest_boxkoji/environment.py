@@ -6,6 +6,7 @@ Fixtures are glue over this class; it can be driven without pytest (see benchmar
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import pwd
@@ -27,6 +28,7 @@ from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
 from pytest_boxkoji.runtimes.processes import ProcessesRuntime, sweep
+from pytest_boxkoji.scenario.state import ScenarioStates
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.services import hub as hub_service
 from pytest_boxkoji.services import kdc as kdc_service
@@ -61,6 +63,7 @@ class Environment:
         self.hub: HubSettings | None = None
         self._saved_environ: dict[str, str | None] = {}
         self._admin: koji.ClientSession | None = None
+        self._scenarios: ScenarioStates | None = None
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class Environment:
         self.start_hub()
         with self._lock:
             if name != ADMIN:
-                admin = self._admin_session()
+                admin = self.admin_session()
                 if admin.getUser(name) is None:
                     admin.createUser(name, krb_principal=orch.realm.principal(name))
             if auth == "gssapi":
@@ -243,10 +246,38 @@ class Environment:
             cur.execute("UPDATE users SET password = %s WHERE name = %s", (password, name))
         conn.close()
 
-    def _admin_session(self) -> koji.ClientSession:
+    def admin_session(self) -> koji.ClientSession:
+        """The environment's own admin session (creating users, applying scenarios)."""
         if self._admin is None:
             self._admin = self.session(ADMIN, "gssapi")
         return self._admin
+
+    def forget_sessions(self) -> None:
+        """After a restore the hub's sessions table is a copy: our cached session may be gone."""
+        self._admin = None
+
+    def reconfigure_hub(self, extra_settings: dict[str, str], policy: str) -> bool:
+        """Rewrite hub.conf with these settings and policy; reload the hub when it changed."""
+        hub = self.start_hub()
+        new = dataclasses.replace(hub, extra_settings=tuple(extra_settings.items()), policy=policy)
+        self.hub = new
+        if not hub_service.write_hub_conf(new):
+            return False
+        pid = self.runtime.pid_of("hub")
+        assert pid is not None
+        with self._phase("hub reload"):
+            hub_service.restart_application(pid, new)
+        self.forget_sessions()
+        return True
+
+    @property
+    def scenarios(self) -> ScenarioStates:
+        """Scenario states and their snapshots (the empty hub's is taken on first use)."""
+        with self._lock:
+            if self._scenarios is None:
+                self.start_hub()
+                self._scenarios = ScenarioStates(self)
+            return self._scenarios
 
     def session(self, user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
         """A new koji.ClientSession logged in as `user` through `auth`."""

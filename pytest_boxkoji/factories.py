@@ -18,6 +18,7 @@ from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import ORDINARY_USER, Environment
 from pytest_boxkoji.errors import KojiSourceUnavailable
+from pytest_boxkoji.scenario.loader import ScenarioError
 from pytest_boxkoji.services.postgres import ADMIN
 
 ENV_KEY = pytest.StashKey[Environment]()
@@ -122,6 +123,49 @@ def koji_session(user: str = ORDINARY_USER, auth: Auth = "gssapi", scope: str = 
 
 def koji_admin() -> Any:
     return koji_session(ADMIN)
+
+
+# Tests that use any of these get the hub restored to their scenario (or the empty hub) first.
+HUB_FIXTURES = frozenset(
+    {"hub", "boxkoji", "koji_session", "koji_admin", "koji_cli", "koji_session_factory", "koji_scenario"}
+)
+STATE_KEY = pytest.StashKey[Any]()
+
+
+def scenario_state() -> Any:
+    """Autouse: before each test that touches the hub, restore its scenario's snapshot."""
+
+    @pytest.fixture(autouse=True)
+    def _boxkoji_state(request: pytest.FixtureRequest) -> Any:
+        marker = request.node.get_closest_marker("koji_scenario")
+        if marker is None and not HUB_FIXTURES & set(request.fixturenames):
+            return None
+        env: Environment = request.getfixturevalue("boxkoji")
+        files = tuple(str(f) for f in marker.args) if marker else ()
+        if marker and not files:
+            pytest.fail(
+                "@pytest.mark.koji_scenario needs at least one file name, e.g. "
+                '@pytest.mark.koji_scenario("base.yaml")',
+                pytrace=False,
+            )
+        try:
+            return env.scenarios.prepare(files, request.path.parent, env.config.scenario_dirs)
+        except ScenarioError as exc:
+            pytest.fail(
+                f"scenario {', '.join(files)} was not applied (nothing changed):\n{exc}", pytrace=False
+            )
+
+    return _boxkoji_state
+
+
+def scenario() -> Any:
+    """What the test's scenario applied: ids, objects, and sessions for its users."""
+
+    @pytest.fixture
+    def koji_scenario(_boxkoji_state: Any) -> Any:
+        return _boxkoji_state
+
+    return koji_scenario
 
 
 def cli() -> Any:

@@ -21,6 +21,21 @@ def pytest_configure(config: pytest.Config) -> None:
             "Use --boxkoji-runtime=processes (or auto) with the host programs installed."
         )
     config.stash[CONFIG_KEY] = cfg
+    config.addinivalue_line(
+        "markers",
+        "koji_scenario(*files): start the test from the hub state these scenario YAML files describe "
+        "(a clean copy per test; later files extend earlier ones)",
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    cfg = session.config.stash[CONFIG_KEY]
+    if not cfg.validate_scenarios:
+        return
+    from pytest_boxkoji.scenario.validate import validate_markers
+
+    code, report = validate_markers(session.items, cfg.scenario_dirs)
+    pytest.exit(report, returncode=code)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -54,3 +69,5 @@ koji_session_factory = factories.session_factory()
 koji_session = factories.koji_session()
 koji_admin = factories.koji_admin()
 koji_cli = factories.cli()
+_boxkoji_state = factories.scenario_state()
+koji_scenario = factories.scenario()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import koji
+import psutil
 
 from pytest_boxkoji import hostprogs
+from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.templates import render
 
@@ -29,6 +34,7 @@ MODULES = (
 )
 TOPDIR_PARTS = ("packages", "repos", "repos-dist", "work", "scratch", "images", "vol")
 HOSTNAMES = ("localhost", "127.0.0.1", "hub.koji.box")
+DAEMON_NAME = "boxkoji-hub"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class HubSettings:
     proxy_dns: str = ""
     processes: int = 1
     threads: int = 8
+    extra_settings: tuple[tuple[str, str], ...] = ()  # scenario hub settings, they win
+    policy: str = ""
 
     @property
     def url(self) -> str:
@@ -79,20 +87,7 @@ def configure(settings: HubSettings) -> Path:
     for part in TOPDIR_PARTS:
         (settings.topdir / part).mkdir(exist_ok=True)
     mods = modules_dir()
-    (conf / "hub.conf").write_text(
-        render(
-            "hub.conf",
-            db_name="koji",
-            db_user="koji",
-            db_host=settings.db_host,
-            db_port=settings.db_port,
-            topdir=settings.topdir,
-            realm=settings.realm,
-            proxy_principals=settings.proxy_principals,
-            proxy_dns=settings.proxy_dns,
-            web_url=f"https://localhost:{settings.port}/koji",
-        )
-    )
+    write_hub_conf(settings)
     httpd_conf = conf / "httpd.conf"
     httpd_conf.write_text(
         render(
@@ -108,6 +103,7 @@ def configure(settings: HubSettings) -> Path:
             python_home=settings.python_home,
             koji_src=settings.koji_src,
             processes=settings.processes,
+            daemon_name=DAEMON_NAME,
             threads=settings.threads,
             cert=settings.cert,
             key=settings.key,
@@ -119,6 +115,45 @@ def configure(settings: HubSettings) -> Path:
         )
     )
     return httpd_conf
+
+
+def hub_settings(settings: HubSettings) -> dict[str, str]:
+    """hub.conf's [hub] section: our defaults, then whatever a scenario sets."""
+    values = {
+        "DBName": "koji",
+        "DBUser": "koji",
+        "DBHost": settings.db_host,
+        "DBPort": str(settings.db_port),
+        "KojiDir": str(settings.topdir),
+        "LoginCreatesUser": "On",
+        "DNUsernameComponent": "CN",
+        "AllowedKrbRealms": settings.realm,
+        # Web and workers log in through these (their users and credentials come with them).
+        "ProxyPrincipals": settings.proxy_principals,
+        "ProxyDNs": settings.proxy_dns,
+        "HostPrincipalFormat": f"compile/%s@{settings.realm}",
+        "KojiWebURL": f"https://localhost:{settings.port}/koji",
+        "DisableNotifications": "True",
+        # Debug logging grows the log by hundreds of thousands of lines.
+        "LogLevel": "WARNING",
+        "KojiTraceback": "extended",
+        # The scheduler's default of 60 s leaves tasks free for a minute.
+        "RunInterval": "1",
+        "PluginPath": str(settings.koji_src / "plugins" / "hub"),
+    }
+    values.update(dict(settings.extra_settings))
+    return values
+
+
+def write_hub_conf(settings: HubSettings) -> bool:
+    """(Re)write hub.conf; True when its content changed."""
+    path = settings.directory / "conf" / "hub.conf"
+    text = render("hub.conf", settings=hub_settings(settings), policy=settings.policy)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    path.chmod(0o644)
+    return True
 
 
 def answers(settings: HubSettings) -> bool:
@@ -154,3 +189,33 @@ def chown_tree(root: Path, owner: tuple[int, int]) -> None:
         os.chown(directory, *owner)
         for name in files:
             os.chown(os.path.join(directory, name), *owner)
+
+
+def restart_application(apache_pid: int, settings: HubSettings, deadline: float = 30) -> None:
+    """Restart the hub's mod_wsgi daemon so that it reads hub.conf again (Apache stays up)."""
+    parent = psutil.Process(apache_pid)
+    old = set(_daemons(parent))
+    for pid in old:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).send_signal(signal.SIGINT)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        fresh = [pid for pid in _daemons(parent) if pid not in old]
+        if fresh:
+            with contextlib.suppress(Exception):
+                if answers(settings):
+                    return
+        time.sleep(0.05)
+    raise ServiceStartError(
+        f"the hub did not come back within {deadline:.0f} s after reloading its configuration"
+    )
+
+
+def _daemons(apache: psutil.Process) -> list[int]:
+    """Process ids of the hub's live mod_wsgi daemons (display-name marks them)."""
+    found = []
+    for child in apache.children():
+        with contextlib.suppress(psutil.Error):  # exiting or zombie: not a live daemon
+            if child.status() != psutil.STATUS_ZOMBIE and DAEMON_NAME in " ".join(child.cmdline()):
+                found.append(child.pid)
+    return found

@@ -44,10 +44,13 @@ SETTINGS = {
 class Cluster:
     """One PostgreSQL data directory with its socket directory and port."""
 
-    def __init__(self, directory: Path, port: int, listen: str = "127.0.0.1") -> None:
+    def __init__(
+        self, directory: Path, port: int, listen: str = "127.0.0.1", socket_dir: Path | None = None
+    ) -> None:
         self.directory = directory
         self.data = directory / "data"
-        self.socket_dir = directory / "run"
+        # A Unix socket path is limited to 107 bytes: deep cache directories need another place.
+        self.socket_dir = socket_dir or directory / "run"
         self.port = port
         self.listen = listen
         self.log = directory / "postgres.log"
@@ -149,19 +152,20 @@ def ensure_template(
         if (target / "data" / "PG_VERSION").exists():
             return target
         build = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+        sockets = Path(tempfile.mkdtemp(prefix="boxkoji-pg-"))
         try:
-            cluster = Cluster(build, port, listen="")
+            cluster = Cluster(build, port, listen="", socket_dir=sockets)
             init(cluster, owner)
             stop = run(cluster.service())
             try:
                 load_schema(cluster, schema, realm)
             finally:
                 stop()
-            shutil.rmtree(cluster.socket_dir)
             cluster.log.unlink(missing_ok=True)
             build.rename(target)
         finally:
             shutil.rmtree(build, ignore_errors=True)
+            shutil.rmtree(sockets, ignore_errors=True)
     return target
 
 

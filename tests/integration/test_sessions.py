@@ -22,16 +22,30 @@ def test_hello(boxkoji, koji_session, koji_cli):
 
 
 def command(source, *extra):
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--boxkoji",
-            f"--boxkoji-koji-source={source}", "-q", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--boxkoji",
+        f"--boxkoji-koji-source={source}",
+        "-q",
+        *extra,
+    ]
 
 
 def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, child_env):
     pytester.makepyfile(test_hello=HELLO)
     children = [
-        subprocess.Popen(command(koji_source_path), cwd=pytester.path,
-                         env={**child_env, "RECORD": str(shared_tmp / f"{n}.json")},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            command(koji_source_path),
+            cwd=pytester.path,
+            env={**child_env, "RECORD": str(shared_tmp / f"{n}.json")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for n in range(2)
     ]
     outputs = [child.communicate(timeout=300)[0] for child in children]
@@ -43,11 +57,20 @@ def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, c
 
 def test_keep_leaves_a_working_environment_for_the_shell(pytester, koji_source_path, shared_tmp, child_env):
     pytester.makepyfile(test_hello=HELLO)
-    result = subprocess.run(command(koji_source_path, "--boxkoji-keep"), cwd=pytester.path,
-                            env={**child_env, "RECORD": str(shared_tmp / "kept.json")},
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run(
+        command(koji_source_path, "--boxkoji-keep"),
+        cwd=pytester.path,
+        env={**child_env, "RECORD": str(shared_tmp / "kept.json")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = result.stdout
+    stop_line = re.search(r"stop:\s+(kill .*)", out)
+    if result.returncode != 0:
+        if stop_line:  # what started must not outlive a failed run
+            subprocess.run(stop_line.group(1), shell=True, check=False)
+        pytest.fail(out + result.stderr)
     shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
     kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
     koji_cmd = re.search(r"koji:\s+(koji .*)", out).group(1)

@@ -1,0 +1,255 @@
+"""Applying a checked scenario through the hub API as the admin, in dependency order.
+
+Each step is one multicall; a step only starts when the ones it depends on are done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import koji
+
+from pytest_boxkoji.scenario.loader import Scenario
+from pytest_boxkoji.scenario.rpms import make_rpms
+from pytest_boxkoji.scenario.schema import BUILTIN
+
+Ids = dict[str, dict[str, int]]
+
+
+def _batch(session: koji.ClientSession, calls: Iterable[Callable[[Any], Any]]) -> list[Any]:
+    calls = list(calls)
+    if not calls:
+        return []
+    with session.multicall(strict=True, batch=200) as m:
+        results = [call(m) for call in calls]
+    return [r.result for r in results]
+
+
+def plugin_path(scenario: Scenario, koji_src: Path) -> str:
+    """The user's plugin directories (relative to the file that names them), then Koji's own."""
+    hub = scenario.get("hub", "hub")
+    dirs: list[str] = []
+    if hub is not None:
+        located = scenario.origin[("hub", "hub")].get("plugin-path")
+        base = located.source.parent if located and located.source else Path.cwd()
+        dirs = [str((base / Path(p).expanduser()).resolve()) for p in hub.plugin_path]
+    return ":".join([*dirs, str(koji_src / "plugins" / "hub")])
+
+
+def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: Path) -> Ids:
+    """Create every object of the scenario on an empty hub; return name -> id per type."""
+    ids: Ids = {}
+    s = admin
+
+    def record(kind: str, names: list[str], values: list[Any]) -> None:
+        ids.setdefault(kind, {}).update(
+            {n: (v["id"] if isinstance(v, dict) else v) for n, v in zip(names, values, strict=True)}
+        )
+
+    # Permissions exist once granted; Koji has no call that only creates one.
+    perms = [p for p in scenario.of("permission") if p.name not in BUILTIN["permission"]]
+    _batch(
+        s,
+        [
+            lambda m, p=p: m.grantPermission("kojiadmin", p.name, create=True, description=p.description)
+            for p in perms
+        ],
+    )
+    _batch(s, [lambda m, p=p: m.revokePermission("kojiadmin", p.name) for p in perms])
+
+    groups = scenario.of("group")
+    record("group", [g.name for g in groups], _batch(s, [lambda m, g=g: m.newGroup(g.name) for g in groups]))
+    users = [u for u in scenario.of("user") if u.name not in BUILTIN["user"]]
+    record(
+        "user",
+        [u.name for u in users],
+        _batch(
+            s,
+            [
+                lambda m, u=u: m.createUser(
+                    u.name,
+                    status=0 if u.enabled else 1,
+                    krb_principal=(u.krb_principals or [f"{u.name}@{realm}"])[0],
+                )
+                for u in users
+            ],
+        ),
+    )
+    calls: list[Callable[[Any], Any]] = []
+    for group in groups:
+        calls += [lambda m, g=group, p=p: m.grantPermission(g.name, p) for p in group.permissions]
+        if not group.enabled:
+            calls.append(lambda m, g=group: m.disableUser(g.name))
+    for user in scenario.of("user"):
+        for principal in user.krb_principals[1:]:
+            calls.append(
+                lambda m, u=user, p=principal: m.editUser(
+                    u.name, krb_principal_mappings=[{"old": None, "new": p}]
+                )
+            )
+        calls += [lambda m, u=user, p=p: m.grantPermission(u.name, p) for p in user.permissions]
+        calls += [lambda m, u=user, g=g: m.addGroupMember(g, u.name) for g in user.groups]
+    _batch(s, calls)
+
+    channels = [c for c in scenario.of("channel") if c.name not in BUILTIN["channel"]]
+    record(
+        "channel",
+        [c.name for c in channels],
+        _batch(s, [lambda m, c=c: m.addChannel(c.name, description=c.description) for c in channels]),
+    )
+    hosts = scenario.of("host")
+    record(
+        "host",
+        [h.name for h in hosts],
+        _batch(s, [lambda m, h=h: m.addHost(h.name, h.arches) for h in hosts]),
+    )
+    calls = []
+    for host in hosts:
+        edits = {
+            k: v for k, v in (("capacity", host.capacity), ("description", host.description)) if v is not None
+        }
+        if edits:
+            calls.append(lambda m, h=host, e=edits: m.editHost(h.name, **e))
+        calls += [
+            lambda m, h=host, c=c: m.addHostToChannel(h.name, c) for c in host.channels if c != "default"
+        ]
+        if host.channels and "default" not in host.channels:
+            calls.append(lambda m, h=host: m.removeHostFromChannel(h.name, "default"))
+        if not host.enabled:
+            calls.append(lambda m, h=host: m.disableHost(h.name))
+    _batch(s, calls)
+
+    repos = scenario.of("external-repo")
+    record(
+        "external-repo",
+        [r.name for r in repos],
+        _batch(s, [lambda m, r=r: m.createExternalRepo(r.name, r.url) for r in repos]),
+    )
+    btypes = [b for b in scenario.of("btype") if b.name not in BUILTIN["btype"]]
+    _batch(s, [lambda m, b=b: m.addBType(b.name) for b in btypes])
+    atypes = scenario.of("archive-type")
+    _batch(
+        s,
+        [
+            lambda m, a=a: m.addArchiveType(a.name, a.description, " ".join(a.extensions), a.compression_type)
+            for a in atypes
+        ],
+    )
+
+    tags = scenario.of("tag")
+    record(
+        "tag",
+        [t.name for t in tags],
+        _batch(
+            s,
+            [
+                lambda m, t=t: m.createTag(
+                    t.name,
+                    arches=" ".join(t.arches) or None,
+                    perm=t.permission,
+                    maven_support=t.maven_support,
+                    maven_include_all=t.maven_include_all,
+                    extra=t.extras or None,
+                )
+                for t in tags
+            ],
+        ),
+    )
+    calls = []
+    for tag in tags:
+        links = [link for link in tag.inheritance if link.type == "tag"]
+        if links:
+            data = [
+                {
+                    "parent_id": ids["tag"][link.name],
+                    "priority": link.priority,
+                    "maxdepth": link.max_depth,
+                    "intransitive": link.intransitive,
+                    "noconfig": link.no_config,
+                    "pkg_filter": link.pkg_filter,
+                }
+                for link in links
+            ]
+            calls.append(lambda m, t=tag, d=data: m.setInheritanceData(t.name, d, clear=True))
+        for link in tag.inheritance:
+            if link.type == "external-repo":
+                calls.append(
+                    lambda m, t=tag, x=link: m.addExternalRepoToTag(
+                        t.name, x.name, x.priority, merge_mode=x.merge_mode or "koji"
+                    )
+                )
+        for pkg in tag.packages:
+            calls.append(
+                lambda m, t=tag, p=pkg: m.packageListAdd(
+                    t.name,
+                    p.name,
+                    owner=p.owner,
+                    block=p.blocked,
+                    extra_arches=" ".join(p.extra_arches) or None,
+                )
+            )
+        for group in tag.groups:
+            calls.append(
+                lambda m, t=tag, g=group: m.groupListAdd(
+                    t.name, g.name, description=g.description, block=g.blocked
+                )
+            )
+            calls += [
+                lambda m, t=tag, g=group, p=p: m.groupPackageListAdd(t.name, g.name, p.name, block=p.blocked)
+                for p in group.packages
+            ]
+    _batch(s, calls)
+
+    targets = scenario.of("target")
+    record(
+        "target",
+        [t.name for t in targets],
+        _batch(
+            s,
+            [lambda m, t=t: m.createBuildTarget(t.name, t.build_tag, t.dest_tag or t.name) for t in targets],
+        ),
+    )
+    _batch(
+        s,
+        [
+            lambda m, cg=cg, u=u: m.grantCGAccess(u, cg.name, create=True)
+            for cg in scenario.of("content-generator")
+            for u in cg.users
+        ],
+    )
+
+    _import_builds(scenario, s, cache_dir, ids)
+    _batch(s, [lambda m, t=t: m.editTag2(t.name, locked=True) for t in tags if t.lock])
+    return ids
+
+
+def _import_builds(scenario: Scenario, s: koji.ClientSession, cache_dir: Path, ids: Ids) -> None:
+    builds = scenario.of("build")
+    if not builds:
+        return
+    for build in builds:
+        serverdir = f"boxkoji-scenario/{os.getpid()}/{build.name}"
+        for rpm in make_rpms(build, cache_dir):
+            s.uploadWrapper(str(rpm), serverdir)
+            s.importRPM(serverdir, rpm.name)
+    # Tagging needs the package listed in the tag (inherited counts), as in real Koji.
+    needed = [(tag, b) for b in builds for tag in b.tags]
+    listed = _batch(
+        s,
+        [lambda m, t=t, b=b: m.listPackages(tagID=t, pkgID=b.nvr["name"], inherited=True) for t, b in needed],
+    )
+    _batch(
+        s,
+        [
+            lambda m, t=t, b=b: m.packageListAdd(t, b.nvr["name"], owner=b.owner)
+            for (t, b), found in zip(needed, listed, strict=True)
+            if not found
+        ],
+    )
+    infos = _batch(s, [lambda m, b=b: m.getBuild(b.name, strict=True) for b in builds])
+    ids["build"] = {b.name: info["id"] for b, info in zip(builds, infos, strict=True)}
+    _batch(s, [lambda m, b=b: m.setBuildOwner(b.name, b.owner) for b in builds if b.owner != "kojiadmin"])
+    _batch(s, [lambda m, t=t, b=b: m.tagBuildBypass(t, b.name, force=True) for t, b in needed])

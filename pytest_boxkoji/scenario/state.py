@@ -1,0 +1,94 @@
+"""Which state the hub is in for a test: the empty hub or a scenario, restored from snapshots."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import koji
+
+from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.scenario import apply as applier
+from pytest_boxkoji.scenario.loader import Scenario, load
+from pytest_boxkoji.scenario.snapshots import Snapshots
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.environment import Environment
+
+EMPTY = "empty"
+
+
+@dataclasses.dataclass
+class Applied:
+    """What a test's scenario put on the hub: objects by name, their ids, and sessions."""
+
+    scenario: Scenario
+    ids: dict[str, dict[str, int]]
+    env: Environment
+
+    def session(self, user: str, auth: Auth = "gssapi") -> koji.ClientSession:
+        """A session logged in as one of the scenario's users (credentials made on first use)."""
+        return self.env.session(user, auth)
+
+    def id(self, kind: str, name: str) -> int:
+        return self.ids[kind][name]
+
+    def names(self, kind: str) -> list[str]:
+        return [obj.name for obj in self.scenario.of(kind)]
+
+    def __getitem__(self, key: tuple[str, str]) -> Any:
+        return self.scenario.objects[key]
+
+
+class ScenarioStates:
+    """Applies each distinct scenario once per session and restores it for every test."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        assert env.postgres is not None and env.hub is not None
+        self.snapshots = Snapshots(env.postgres, env.hub.topdir, env.directory / "snapshots")
+        self.snapshots.take(EMPTY)  # the hub as it started: nothing but the admin
+        self.loaded: dict[tuple[Any, ...], Scenario] = {}
+        self.applied: dict[str, Applied] = {}
+
+    def load(self, files: Sequence[str], near: Path | None, dirs: Sequence[Path]) -> Scenario:
+        key = (tuple(files), near, tuple(dirs))
+        if key not in self.loaded:
+            self.loaded[key] = load(files, near, dirs)
+        return self.loaded[key]
+
+    def prepare(self, files: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = ()) -> Applied:
+        """Put the hub in the state `files` describe (the empty hub when there are none)."""
+        scenario = self.load(files, near, dirs) if files else Scenario(files=())
+        name = f"s{scenario.digest}" if files else EMPTY
+        self._reconfigure(scenario)
+        if name in self.snapshots:
+            self.snapshots.restore(name)
+            self.env.forget_sessions()
+            return self.applied.get(name) or Applied(scenario, {}, self.env)
+        self.snapshots.restore(EMPTY)
+        self.env.forget_sessions()
+        ids = applier.apply(
+            scenario, self.env.admin_session(), self.env.realm_name, self.env.config.cache_dir
+        )
+        self.env.forget_sessions()
+        self.snapshots.take(name)
+        self.applied[name] = Applied(scenario, ids, self.env)
+        return self.applied[name]
+
+    def _reconfigure(self, scenario: Scenario) -> None:
+        hub = scenario.get("hub", "hub")
+        settings = {
+            k: ("On" if v is True else "Off" if v is False else str(v))
+            for k, v in (hub.settings if hub else {}).items()
+        }
+        if hub and hub.plugins:
+            settings["Plugins"] = " ".join(hub.plugins)
+            assert self.env.hub is not None
+            settings["PluginPath"] = applier.plugin_path(scenario, self.env.hub.koji_src)
+        policy = "\n".join(
+            f"{p.name} =\n" + "\n".join(f"    {rule}" for rule in p.rules) for p in scenario.of("policy")
+        )
+        self.env.reconfigure_hub(settings, policy)

@@ -1,0 +1,1 @@
+"""Ready-made scenarios shipped with pytest-boxkoji (base.yaml and examples)."""
