@@ -1,0 +1,97 @@
+"""Scenario figures: applying base.yaml and a generated 200-object scenario, one per-test restore,
+and the naive alternative (drop the database, reload Koji's schema, reapply) in the same run.
+
+    python benchmarks/scenario.py [--koji-source SPEC] [--restores N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+
+from pytest_boxkoji.config import DEFAULT_KOJI_VERSION, BoxKojiConfig, default_cache_dir
+from pytest_boxkoji.environment import Environment
+from pytest_boxkoji.scenario import apply as applier
+from pytest_boxkoji.services.postgres import DB_NAME, load_schema
+
+
+def generated(count: int) -> str:
+    """`count` objects: users, tags in inheritance chains with packages, targets."""
+    docs: list[str] = []
+    users = count // 10
+    targets = count // 10
+    tags = count - users - targets
+    docs += [f"type: user\nname: user{i}\npermissions: [tag]" for i in range(users)]
+    for i in range(tags):
+        parent = f"\ninheritance: [tag{i - 1}]" if i % 10 else ""
+        packages = "".join(f"\n  - {{name: pkg{i}-{j}, owner: user{(i + j) % users}}}" for j in range(3))
+        docs.append(f"type: tag\nname: tag{i}\narches: [x86_64]{parent}\npackages:{packages}")
+    docs += [
+        f"type: target\nname: target{i}\nbuild-tag: tag{i}\ndest-tag: tag{i + 1}" for i in range(targets)
+    ]
+    return "\n---\n".join(docs) + "\n"
+
+
+def timed(action) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def naive_reset(env: Environment, files: list[str]) -> None:
+    """What a suite without snapshots would do: a new database from schema.sql, then reapply."""
+    assert env.postgres is not None
+    conn = psycopg2.connect(env.postgres.dsn("postgres"))
+    conn.autocommit = True
+    conn.cursor().execute(f"DROP DATABASE {DB_NAME} WITH (FORCE)")
+    conn.close()
+    load_schema(env.postgres, env.source().schema, env.realm_name)
+    env.forget_sessions()
+    scenario = env.scenarios.load(files, None, [])
+    applier.apply(scenario, env.admin_session(), env.realm_name, env.config.cache_dir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--koji-source", default=DEFAULT_KOJI_VERSION)
+    parser.add_argument("--restores", type=int, default=5)
+    args = parser.parse_args()
+    config = BoxKojiConfig(
+        enabled=True, koji_source=args.koji_source, koji_source_explicit=True, cache_dir=default_cache_dir()
+    )
+    env = Environment(config)
+    work = Path(tempfile.mkdtemp(prefix="boxkoji-bench-"))
+    big = work / "generated-200.yaml"
+    big.write_text(generated(200))
+    try:
+        env.start()
+        states = env.scenarios
+        figures = {
+            "apply base.yaml (first use: apply + snapshot)": timed(lambda: states.prepare(["base.yaml"])),
+            "apply generated 200 objects (first use)": timed(lambda: states.prepare([str(big)])),
+        }
+        restores = []
+        for _ in range(args.restores):
+            states.prepare([])  # leave the base state, as the previous test would have
+            restores.append(timed(lambda: states.prepare(["base.yaml"])))
+        figures[f"restore base.yaml per test (median of {len(restores)})"] = statistics.median(restores)
+        figures["restore the empty hub per test"] = timed(lambda: states.prepare([]))
+        figures["naive: new database from schema.sql + reapply base.yaml"] = timed(
+            lambda: naive_reset(env, ["base.yaml"])
+        )
+        figures["naive: new database from schema.sql + reapply 200 objects"] = timed(
+            lambda: naive_reset(env, [str(big)])
+        )
+        for name, seconds in figures.items():
+            print(f"  {name:62} {seconds:7.3f} s")
+    finally:
+        env.stop()
+
+
+if __name__ == "__main__":
+    main()
