@@ -20,17 +20,20 @@ from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.services.postgres import DB_NAME, load_schema
 
 
-def generated(count: int) -> str:
-    """`count` objects: users, tags in inheritance chains with packages, targets."""
-    docs: list[str] = []
-    users = count // 10
-    targets = count // 10
-    tags = count - users - targets
-    docs += [f"type: user\nname: user{i}\npermissions: [tag]" for i in range(users)]
+def generated(count: int, packages_per_tag: int = 1) -> str:
+    """`count` objects of several types: users in groups, hosts, tags in inheritance chains
+    (each with `packages_per_tag` package entries, which are not counted as objects), targets."""
+    users, groups, hosts, targets = count // 5, count // 20, count // 20, count // 10
+    tags = count - users - groups - hosts - targets
+    docs = [f"type: group\nname: group{i}\npermissions: [tag]" for i in range(groups)]
+    docs += [f"type: user\nname: user{i}\ngroups: [group{i % groups}]" for i in range(users)]
+    docs += [f"type: host\nname: host{i}.koji.box\narches: [x86_64]\ncapacity: 2" for i in range(hosts)]
     for i in range(tags):
         parent = f"\ninheritance: [tag{i - 1}]" if i % 10 else ""
-        packages = "".join(f"\n  - {{name: pkg{i}-{j}, owner: user{(i + j) % users}}}" for j in range(3))
-        docs.append(f"type: tag\nname: tag{i}\narches: [x86_64]{parent}\npackages:{packages}")
+        packages = "".join(
+            f"\n  - {{name: pkg{i}-{j}, owner: user{(i + j) % users}}}" for j in range(packages_per_tag)
+        )
+        docs.append(f"type: tag\nname: tag{i}\narches: [x86_64]{parent}\npackages:{packages or ' []'}")
     docs += [
         f"type: target\nname: target{i}\nbuild-tag: tag{i}\ndest-tag: tag{i + 1}" for i in range(targets)
     ]
@@ -68,12 +71,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="boxkoji-bench-"))
     big = work / "generated-200.yaml"
     big.write_text(generated(200))
+    heavy = work / "generated-200-heavy.yaml"
+    heavy.write_text(generated(200, packages_per_tag=4))
     try:
         env.start()
         states = env.scenarios
         figures = {
             "apply base.yaml (first use: apply + snapshot)": timed(lambda: states.prepare(["base.yaml"])),
             "apply generated 200 objects (first use)": timed(lambda: states.prepare([str(big)])),
+            "apply 200 objects with 4 packages per tag (first use)": timed(
+                lambda: states.prepare([str(heavy)])
+            ),
         }
         restores = []
         for _ in range(args.restores):

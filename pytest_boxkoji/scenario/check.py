@@ -62,8 +62,13 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
             need(key, ("build-tag",), "tag", obj.build_tag)
             if obj.dest_tag is not None:
                 need(key, ("dest-tag",), "tag", obj.dest_tag)
-            else:
-                need(key, ("name",), "tag", obj.name)  # Koji's default destination is the target's name
+            elif obj.name not in have.get("tag", set()):
+                problem(
+                    key,
+                    ("name",),
+                    f"no tag {obj.name!r} (without dest-tag, a target builds into the tag "
+                    "of its own name); set dest-tag or declare it (type: tag)",
+                )
         if kind == "content-generator":
             for i, user in enumerate(obj.users):
                 need(key, ("users", i), "user", user)
@@ -87,6 +92,7 @@ def _check_tag(scenario, tag, key, need, problem) -> None:  # type: ignore[no-un
     if tag.permission:
         need(key, ("permission",), "permission", tag.permission)
     priorities: dict[int, int] = {}
+    linked: dict[tuple[str, str], int] = {}
     for i, link in enumerate(tag.inheritance):
         name_path = ("inheritance", i, link_key(scenario, key, i))
         need(key, name_path, link.type, link.name)
@@ -94,6 +100,23 @@ def _check_tag(scenario, tag, key, need, problem) -> None:  # type: ignore[no-un
             problem(key, name_path, "a tag cannot inherit from itself")
         if link.type == "tag" and link.merge_mode is not None:
             problem(key, ("inheritance", i, "merge-mode"), "merge-mode applies to external repos only")
+        if (link.type, link.name) in linked:
+            first = linked[(link.type, link.name)]
+            if link.type == "tag":
+                problem(
+                    key,
+                    name_path,
+                    f"tag {link.name!r} is already a parent (inheritance[{first}]); "
+                    "Koji keeps one link per parent: remove one",
+                )
+            else:
+                problem(
+                    key,
+                    name_path,
+                    f"external-repo {link.name!r} is already linked (inheritance[{first}]); "
+                    "Koji links each external repo once: remove one",
+                )
+        linked.setdefault((link.type, link.name), i)
         scope = (link.type, link.priority)
         if scope in priorities:
             problem(
@@ -135,12 +158,13 @@ def _cycles(scenario: Scenario) -> list[Problem]:
                     reported.add(frozenset(cycle))
                     tag = scenario.get("tag", name)
                     index = [link.name for link in tag.inheritance].index(parent)
-                    file, line = scenario.where(("tag", name), ("inheritance", index, "name"))
+                    path = ("inheritance", index, link_key(scenario, ("tag", name), index))
+                    file, line = scenario.where(("tag", name), path)
                     problems.append(
                         Problem(
                             file,
                             line,
-                            describe("tag", name, ("inheritance", index, "name")),
+                            describe("tag", name, path),
                             f"inheritance cycle: {' -> '.join(cycle)}",
                         )
                     )

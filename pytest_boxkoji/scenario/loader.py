@@ -49,6 +49,7 @@ class Located:
     file: str
     lines: dict[Path_, int]
     source: Path | None = None  # the file itself, for paths written relative to it
+    duplicates: list[Path_] = field(default_factory=list)  # keys written twice in one mapping
 
     def line(self, path: Path_ = ()) -> int:
         while path and path not in self.lines:
@@ -90,30 +91,23 @@ def describe(kind: str, name: str | None, path: Path_) -> str:
     return text
 
 
-def _line_map(
-    node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem], file: str
-) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
+def _line_map(node: yaml.Node, path: Path_, located: Located) -> None:
+    located.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                problems.append(
-                    Problem(
-                        file,
-                        key_node.start_mark.line + 1,
-                        ".".join(map(str, path + (key,))),
-                        "duplicate key in one mapping; keep one",
-                    )
-                )
+                located.duplicates.append(path + (key,))
+                # The position of the second one: that is the one to remove.
+                located.lines[path + (key, "#dup")] = key_node.start_mark.line + 1
             seen.add(key)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _line_map(value_node, path + (key,), lines, problems, file)
+            located.lines.setdefault(path + (key,), key_node.start_mark.line + 1)
+            _line_map(value_node, path + (key,), located)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            lines[path + (index,)] = item.start_mark.line + 1
-            _line_map(item, path + (index,), lines, problems, file)
+            located.lines[path + (index,)] = item.start_mark.line + 1
+            _line_map(item, path + (index,), located)
 
 
 def read_documents(path: Path, display: str) -> tuple[list[tuple[Any, Located]], list[Problem]]:
@@ -128,14 +122,17 @@ def read_documents(path: Path, display: str) -> tuple[list[tuple[Any, Located]],
         for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
             if node is None:
                 continue
-            lines: dict[Path_, int] = {}
-            _line_map(node, (), lines, problems, display)
+            located = Located(display, {}, path)
+            _line_map(node, (), located)
             value = yaml.SafeLoader(yaml.serialize(node)).get_single_data()
-            docs.append((value, Located(display, lines, path)))
+            docs.append((value, located))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         reason = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            reason += f" ({context} at line {context_mark.line + 1})"
         problems.append(Problem(display, line, "", f"not valid YAML: {reason}"))
     return docs, problems
 
@@ -159,6 +156,16 @@ def search_places(near: Path | None, dirs: Iterable[Path]) -> str:
     return ", ".join(str(d) for d in ([near] if near else []) + list(dirs) + [packaged_dir()])
 
 
+def _keys(model: Any) -> dict[str, Any]:
+    """Every key a model accepts (aliases and alias choices included) -> its field."""
+    keys: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        choices = getattr(info.validation_alias, "choices", None)
+        for key in choices or [info.alias or name]:
+            keys[str(key)] = info
+    return keys
+
+
 def _message(error: dict[str, Any], model: type[Obj], path: Path_) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -166,12 +173,15 @@ def _message(error: dict[str, Any], model: type[Obj], path: Path_) -> str:
         # Nested models: list the keys allowed where the unknown one is.
         for part in path[:-1]:
             if isinstance(part, str) and hasattr(target, "model_fields"):
-                fields = {f.alias or n: f for n, f in target.model_fields.items()}
-                annotation = fields[part].annotation if part in fields else None
+                info = _keys(target).get(part)
+                annotation = info.annotation if info else None
                 args = getattr(annotation, "__args__", ())
                 target = args[0] if args else annotation
+        if path[-1] == "include":
+            return "include must be a document of its own: put `include: [...]` before a `---`"
         if hasattr(target, "model_fields"):
-            allowed = sorted(f.alias or n for n, f in target.model_fields.items() if n != "type")
+            hidden = {"type"} if target is model else set()
+            allowed = sorted(k for k in _keys(target) if k not in hidden)
             return f"unknown key; allowed here: {', '.join(allowed)}"
         return "unknown key"
     if kind == "missing":
@@ -193,6 +203,9 @@ def validate_document(data: Any, located: Located) -> tuple[Obj | None, list[Pro
         ]
     kind = data.get("type")
     name = data.get("name") if isinstance(data.get("name"), str) else None
+    if name is None and kind in MODELS:
+        default = MODELS[str(kind)].model_fields["name"].default
+        name = default if isinstance(default, str) else None
     if kind is None:
         return None, [
             Problem(
@@ -212,18 +225,72 @@ def validate_document(data: Any, located: Located) -> tuple[Obj | None, list[Pro
                 f"unknown object type {kind!r}; one of: {', '.join(sorted(MODELS))}",
             )
         ]
+    problems = [
+        Problem(
+            file,
+            located.line(dup + ("#dup",)),
+            describe(str(kind), name, dup),
+            "duplicate key in one mapping; keep one",
+        )
+        for dup in located.duplicates
+    ]
     try:
-        return model.model_validate(data), []
+        obj = model.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            path = tuple(error["loc"])
-            problems.append(
-                Problem(
-                    file, located.line(path), describe(str(kind), name, path), _message(error, model, path)
-                )
+        problems += _validation_problems(exc, data, model, located, str(kind), name)
+        return None, sorted(problems, key=lambda p: p.line)
+    return (None if problems else obj), problems
+
+
+PRIMITIVES = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
+
+
+def _validation_problems(
+    exc: ValidationError,
+    data: dict[str, Any],
+    model: type[Obj],
+    located: Located,
+    kind: str,
+    name: str | None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    unions: dict[Path_, Any] = {}
+    for error in exc.errors():
+        path = _source_path(tuple(error["loc"]), data)
+        if path and path[-1] in PRIMITIVES:  # one value that fits no member of a union: say it once
+            unions.setdefault(path[:-1], error.get("input"))
+            continue
+        problems.append(
+            Problem(
+                located.file,
+                located.line(path),
+                describe(kind, name, path),
+                _message(error, model, tuple(error["loc"])),
             )
-        return None, problems
+        )
+    for path, value in unions.items():
+        problems.append(
+            Problem(
+                located.file,
+                located.line(path),
+                describe(kind, name, path),
+                f"input should be a string, a number or a boolean, got {value!r}",
+            )
+        )
+    return problems
+
+
+def _source_path(loc: Path_, data: dict[str, Any]) -> Path_:
+    """Positions in what the user wrote: `groups: {build: ...}` is validated as a list."""
+    groups = data.get("groups")
+    if len(loc) >= 2 and loc[0] == "groups" and isinstance(loc[1], int) and isinstance(groups, dict):
+        keys = list(groups)
+        if loc[1] < len(keys):
+            rest = loc[2:]
+            if isinstance(groups[keys[loc[1]]], list) and rest[:1] == ("packages",):
+                rest = rest[1:]  # {group: [packages]}: the list is the packages
+            return ("groups", keys[loc[1]], *rest)
+    return loc
 
 
 def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = ()) -> Scenario:
@@ -255,7 +322,8 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
         display = _display(path, near)
         if path in visiting:
             chain = " -> ".join(_display(p, near) for p in [*visiting, path])
-            problems.append(Problem(display, 0, "include", f"include cycle: {chain}"))
+            where = included_from or Problem(display, 0, "include", "")
+            problems.append(Problem(where.file, where.line, where.path, f"include cycle: {chain}"))
             return
         visiting.append(path)
         docs, file_problems = read_documents(path, display)
@@ -264,7 +332,19 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
         for data, located in docs:
             if isinstance(data, dict) and set(data) == {"include"}:
                 includes = data["include"]
-                for index, inc in enumerate([includes] if isinstance(includes, str) else includes or []):
+                if isinstance(includes, str):
+                    includes = [includes]
+                if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+                    problems.append(
+                        Problem(
+                            display,
+                            located.line(("include",)),
+                            "include",
+                            f"expected a file name or a list of file names, got {data['include']!r}",
+                        )
+                    )
+                    continue
+                for index, inc in enumerate(includes):
                     at = Problem(display, located.line(("include", index)), f"include[{index}]", "")
                     load_file(str(inc), path.parent, at)
                 continue

@@ -74,7 +74,14 @@ class Host(Obj):
 
 class ExternalRepo(Obj):
     type: Literal["external-repo"]
-    url: str = Field(pattern=r"^(https?|file|ftp)://")
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^(https?|file|ftp)://\S+$", value):
+            raise ValueError(f"{value!r} is not a repository URL (http://, https://, ftp:// or file://)")
+        return value
 
 
 class InheritanceLink(Model):
@@ -90,8 +97,9 @@ class InheritanceLink(Model):
     @field_validator("pkg_filter", mode="before")
     @classmethod
     def _filter_list(cls, value: Any) -> Any:
+        # A list names packages literally: gtk+ and libstdc++ must not become regex operators.
         if isinstance(value, list):
-            return f"^({'|'.join(str(v) for v in value)})$"
+            return f"^({'|'.join(re.escape(str(v)) for v in value)})$"
         return value
 
     @field_validator("pkg_filter")
@@ -245,6 +253,14 @@ class HubSettings(Obj):
 
     type: Literal["hub"]
     name: str = "hub"
+
+    @field_validator("name")
+    @classmethod
+    def _one_hub(cls, value: str) -> str:
+        if value != "hub":
+            raise ValueError("the hub object is always named 'hub'; remove name or write name: hub")
+        return value
+
     settings: dict[str, str | int | float | bool] = {}
     plugins: list[str] = []
     plugin_path: list[str] = Field(default=[], alias="plugin-path")
