@@ -22,6 +22,10 @@ def validate_markers(items: Sequence[pytest.Item], dirs: Sequence[Path]) -> tupl
     lines: list[str] = []
     failed = 0
     for (files, near), nodeids in seen.items():
+        if not files:
+            failed += 1
+            lines.append(f"FAIL  {nodeids[0]}: @pytest.mark.koji_scenario needs at least one file name")
+            continue
         try:
             scenario = load(files, near, dirs)
             lines.append(f"ok    {', '.join(files)}: {len(scenario.objects)} objects ({len(nodeids)} tests)")

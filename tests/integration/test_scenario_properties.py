@@ -14,7 +14,7 @@ from typing import Any
 import koji
 import pytest
 import yaml
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pytest_boxkoji.scenario.schema import BUILTIN
@@ -48,15 +48,20 @@ def names(min_size: int = 0, max_size: int = 4, exclude: frozenset[str] = frozen
     return st.lists(name, min_size=min_size, max_size=max_size, unique=True)
 
 
-def subset(draw: Any, items: list[str], max_size: int | None = None) -> list[str]:
+def subset(draw: Any, items: list[str], max_size: int | None = None, min_size: int = 0) -> list[str]:
     if not items:
         return []
-    return draw(st.lists(st.sampled_from(items), unique=True, max_size=max_size))
+    return draw(st.lists(st.sampled_from(items), unique=True, min_size=min_size, max_size=max_size))
 
 
 @st.composite
-def scenarios(draw: Any) -> list[dict[str, Any]]:
-    """The documents of one valid scenario: permissions, groups, users, tags, targets."""
+def scenarios(draw: Any, rich: bool = False) -> list[dict[str, Any]]:
+    """The documents of one valid scenario: permissions, groups, users, tags, targets.
+
+    `rich`: at least a group with a member, three tags, each later one inheriting and with
+    packages, and a target on the first two tags (so the last one is free to delete).
+    """
+    least = 1 if rich else 0
     docs: list[dict[str, Any]] = []
 
     perms = draw(names(max_size=3, exclude=frozenset(BUILTIN["permission"])))
@@ -68,8 +73,8 @@ def scenarios(draw: Any) -> list[dict[str, Any]]:
     grantable = perms + BUILTIN_PERMS
 
     # Users and groups share Koji's users table: their names must not meet.
-    principals = draw(names(max_size=6))
-    ngroups = draw(st.integers(0, min(2, len(principals))))
+    principals = draw(names(min_size=2 * least, max_size=6))
+    ngroups = draw(st.integers(least, min(2, len(principals) - least)))
     groups, users = principals[:ngroups], principals[ngroups:]
     for group in groups:
         docs.append(
@@ -87,12 +92,12 @@ def scenarios(draw: Any) -> list[dict[str, Any]]:
                 "name": user,
                 "enabled": draw(st.booleans()),
                 "permissions": subset(draw, grantable, 3),
-                "groups": subset(draw, groups),
+                "groups": subset(draw, groups, min_size=least),
             }
         )
     owners = ["kojiadmin", *users]
 
-    tags = draw(names(max_size=5))
+    tags = draw(names(min_size=3 * least, max_size=5))
     for index, tag in enumerate(tags):
         doc = {
             "type": "tag",
@@ -112,8 +117,10 @@ def scenarios(draw: Any) -> list[dict[str, Any]]:
         }
         if draw(st.booleans()):
             doc["permission"] = draw(st.sampled_from(grantable))
-        parents = subset(draw, tags[:index], 3)  # earlier tags only: a DAG
-        priorities = draw(st.lists(st.integers(0, 1000), min_size=len(parents), max_size=len(parents), unique=True))
+        parents = subset(draw, tags[:index], 3, min_size=least)  # earlier tags only: a DAG
+        priorities = draw(
+            st.lists(st.integers(0, 1000), min_size=len(parents), max_size=len(parents), unique=True)
+        )
         doc["inheritance"] = [
             {
                 "name": parent,
@@ -128,6 +135,7 @@ def scenarios(draw: Any) -> list[dict[str, Any]]:
             st.lists(
                 st.sampled_from(PACKAGE_POOL) | st.text(alphabet=NAME_CHARS, min_size=1, max_size=10),
                 unique=True,
+                min_size=least,
                 max_size=4,
             )
         )
@@ -138,13 +146,13 @@ def scenarios(draw: Any) -> list[dict[str, Any]]:
         docs.append(doc)
 
     if tags:
-        for target in draw(names(max_size=3)):
+        for target in draw(names(min_size=least, max_size=3)):
             docs.append(
                 {
                     "type": "target",
                     "name": target,
-                    "build-tag": draw(st.sampled_from(tags)),
-                    "dest-tag": draw(st.sampled_from(tags)),
+                    "build-tag": draw(st.sampled_from(tags[:2] if rich else tags)),
+                    "dest-tag": draw(st.sampled_from(tags[:2] if rich else tags)),
                 }
             )
     return docs
@@ -152,7 +160,10 @@ def scenarios(draw: Any) -> list[dict[str, Any]]:
 
 def expected_state(docs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the hub should say once `docs` are applied, in the shape of `hub_state`."""
-    of = {kind: [d for d in docs if d["type"] == kind] for kind in ("permission", "group", "user", "tag", "target")}
+    of = {
+        kind: [d for d in docs if d["type"] == kind]
+        for kind in ("permission", "group", "user", "tag", "target")
+    }
     group_perms = {g["name"]: set(g["permissions"]) for g in of["group"]}
     return {
         "permissions": {p["name"]: p.get("description") for p in of["permission"]},
@@ -215,7 +226,9 @@ def hub_state(session: koji.ClientSession) -> dict[str, Any]:
         }
     builtin = BUILTIN["permission"]
     return {
-        "permissions": {p["name"]: p["description"] for p in session.getAllPerms() if p["name"] not in builtin},
+        "permissions": {
+            p["name"]: p["description"] for p in session.getAllPerms() if p["name"] not in builtin
+        },
         "users": {u["name"]: u["status"] for u in users},
         "groups": {g["name"]: g["status"] for g in groups},
         "user_perms": {u["name"]: set(session.getUserPerms(u["name"])) for u in users},
@@ -253,35 +266,25 @@ def test_random_scenarios_read_back_equal(boxkoji, tmp_path, docs):
     assert_applied(applied, session, docs)
 
 
-def unused_tags(docs: list[dict[str, Any]]) -> list[str]:
-    """Tags no target refers to (Koji refuses to delete the others)."""
-    used = {d[k] for d in docs if d["type"] == "target" for k in ("build-tag", "dest-tag")}
-    return [d["name"] for d in docs if d["type"] == "tag" and d["name"] not in used]
+def generated(strategy: Any, examples: int = 10) -> Any:
+    """A fixed example of `strategy` (the largest of the first few, derandomized)."""
+    found: list[Any] = []
 
+    @settings(max_examples=examples, derandomize=True, database=None, phases=[Phase.generate])
+    @given(strategy)
+    def collect(value: Any) -> None:
+        found.append(value)
 
-def rich_scenario() -> list[dict[str, Any]]:
-    """The simplest generated scenario with inheritance, packages, users in groups and a target."""
-
-    def rich(docs: list[dict[str, Any]]) -> bool:
-        kinds = [d["type"] for d in docs]
-        return (
-            kinds.count("tag") >= 3
-            and bool(unused_tags(docs))
-            and any(d.get("inheritance") for d in docs)
-            and any(d.get("packages") for d in docs)
-            and any(d.get("groups") for d in docs)
-            and "target" in kinds
-        )
-
-    return find(scenarios(), rich, settings=settings(database=None, derandomize=True, max_examples=2000))
+    collect()
+    return max(found, key=lambda docs: len(yaml.safe_dump_all(docs)))
 
 
 def test_prepare_again_restores_the_scenario(boxkoji, tmp_path):
-    docs = rich_scenario()
+    docs = generated(scenarios(rich=True))
     applied, session = prepare(boxkoji, tmp_path, docs)
     before = assert_applied(applied, session, docs)
 
-    victim = unused_tags(docs)[0]
+    victim = [d["name"] for d in docs if d["type"] == "tag"][-1]  # no target uses it
     session.deleteTag(victim)
     session.createTag("boxkoji-scratch")
     assert session.getTag(victim) is None
