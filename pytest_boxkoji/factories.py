@@ -152,7 +152,9 @@ def scenario_state() -> Any:
             return env.scenarios.prepare(files, request.path.parent, env.config.scenario_dirs)
         except ScenarioError as exc:
             problems = str(exc)  # failed outside the except: the message alone, no chained traceback
-        pytest.fail(f"scenario {', '.join(files)} was not applied (nothing changed):\n{problems}", pytrace=False)
+        pytest.fail(
+            f"scenario {', '.join(files)} was not applied (nothing changed):\n{problems}", pytrace=False
+        )
 
     return _boxkoji_state
 

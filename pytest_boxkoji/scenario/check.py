@@ -35,6 +35,15 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
         file, line = scenario.where(key, path)
         problems.append(Problem(file, line, describe(key[0], key[1], path), message))
 
+    def twice(key: Key, field: str, values: list[str], what: str) -> None:
+        first: dict[str, int] = {}
+        for i, value in enumerate(values):
+            if value in first:
+                problem(
+                    key, (field, i), f"{what} {value!r} is listed twice ({field}[{first[value]}]); keep one"
+                )
+            first.setdefault(value, i)
+
     def need(key: Key, path: Path_, kind: str, name: str) -> None:
         if name in have.get(kind, set()):
             return
@@ -50,9 +59,19 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
         if kind in ("user", "group"):
             for i, perm in enumerate(obj.permissions):
                 need(key, ("permissions", i), "permission", perm)
+            twice(key, "permissions", obj.permissions, "permission")
+            other = "group" if kind == "user" else "user"
+            if kind == "user" and (other, name) in scenario.objects:
+                # Koji keeps users and groups in one table: one name, one of them.
+                problem(
+                    key,
+                    ("name",),
+                    f"{name!r} is also a group; users and groups share names in Koji: rename one",
+                )
         if kind == "user":
             for i, group in enumerate(obj.groups):
                 need(key, ("groups", i), "group", group)
+            twice(key, "groups", obj.groups, "group")
         if kind == "host":
             for i, channel in enumerate(obj.channels):
                 need(key, ("channels", i), "channel", channel)

@@ -50,14 +50,11 @@ class ScenarioStates:
         assert env.postgres is not None and env.hub is not None
         self.snapshots = Snapshots(env.postgres, env.hub.topdir, env.directory / "snapshots")
         self.snapshots.take(EMPTY)  # the hub as it started: nothing but the admin
-        self.loaded: dict[tuple[Any, ...], Scenario] = {}
         self.applied: dict[str, Applied] = {}
 
     def load(self, files: Sequence[str], near: Path | None, dirs: Sequence[Path]) -> Scenario:
-        key = (tuple(files), near, tuple(dirs))
-        if key not in self.loaded:
-            self.loaded[key] = load(files, near, dirs)
-        return self.loaded[key]
+        # Read every time (milliseconds): a file edited during the session is what counts.
+        return load(files, near, dirs)
 
     def prepare(self, files: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = ()) -> Applied:
         """Put the hub in the state `files` describe (the empty hub when there are none)."""
