@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (lambdas with default arguments bind each loop value; mypy cannot infer their types)
 """Applying a checked scenario through the hub API as the admin, in dependency order.
 
 Each step is one multicall; a step only starts when the ones it depends on are done.

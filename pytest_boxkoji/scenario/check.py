@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pytest_boxkoji.scenario.loader import Key, Path_, Problem, Scenario, describe
 from pytest_boxkoji.scenario.schema import BUILTIN
@@ -52,7 +53,8 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
             hint += f" or use one of Koji's: {', '.join(sorted(BUILTIN['permission']))}"
         problem(key, path, f"no {kind} {name!r}; {hint}")
 
-    for (kind, name), obj in scenario.objects.items():
+    for (kind, name), typed in scenario.objects.items():
+        obj: Any = typed  # each kind has its own fields
         key = (kind, name)
         if kind in NAMED_BY_REGEX and not NAME.match(name):
             problem(key, ("name",), f"{name!r} is not a valid Koji name (letters, digits and /_.+- only)")
@@ -110,7 +112,7 @@ def link_key(scenario: Scenario, key: Key, index: int) -> str:
 def _check_tag(scenario, tag, key, need, problem) -> None:  # type: ignore[no-untyped-def]
     if tag.permission:
         need(key, ("permission",), "permission", tag.permission)
-    priorities: dict[int, int] = {}
+    priorities: dict[tuple[str, int], int] = {}
     linked: dict[tuple[str, str], int] = {}
     for i, link in enumerate(tag.inheritance):
         name_path = ("inheritance", i, link_key(scenario, key, i))
@@ -144,7 +146,7 @@ def _check_tag(scenario, tag, key, need, problem) -> None:  # type: ignore[no-un
                 f"priority {link.priority} is already used by inheritance[{priorities[scope]}]; "
                 "each parent needs its own",
             )
-        priorities[scope] = i  # type: ignore[index]
+        priorities[scope] = i
     seen: dict[str, int] = {}
     for i, package in enumerate(tag.packages):
         need(key, ("packages", i, "owner"), "user", package.owner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -166,7 +166,7 @@ def _keys(model: Any) -> dict[str, Any]:
     return keys
 
 
-def _message(error: dict[str, Any], model: type[Obj], path: Path_) -> str:
+def _message(error: Mapping[str, Any], model: type[Obj], path: Path_) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         target: Any = model
@@ -308,12 +308,12 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
     def load_file(name: str, base: Path | None, included_from: Problem | None) -> None:
         path = find_file(name, base, dirs)
         if path is None:
-            where = included_from or Problem(name, 0, "", "")
+            at = included_from or Problem(name, 0, "", "")
             problems.append(
                 Problem(
-                    where.file,
-                    where.line,
-                    where.path,
+                    at.file,
+                    at.line,
+                    at.path,
                     f"scenario file {name!r} not found; looked in {search_places(base, dirs)}",
                 )
             )
@@ -322,8 +322,8 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
         display = _display(path, near)
         if path in visiting:
             chain = " -> ".join(_display(p, near) for p in [*visiting, path])
-            where = included_from or Problem(display, 0, "include", "")
-            problems.append(Problem(where.file, where.line, where.path, f"include cycle: {chain}"))
+            at = included_from or Problem(display, 0, "include", "")
+            problems.append(Problem(at.file, at.line, at.path, f"include cycle: {chain}"))
             return
         visiting.append(path)
         docs, file_problems = read_documents(path, display)
@@ -350,7 +350,8 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
                 continue
             if isinstance(data, list):  # a document may also be a list of objects
                 items = [
-                    (item, Located(located.file, _shift(located.lines, i))) for i, item in enumerate(data)
+                    (item, Located(located.file, _shift(located.lines, i), located.source))
+                    for i, item in enumerate(data)
                 ]
             else:
                 items = [(data, located)]

@@ -33,7 +33,9 @@ def test_rejected_and_hub_unchanged(boxkoji, name):
 
 
 def test_marker_with_a_bad_scenario_fails_the_test_with_the_message(pytester, koji_source_path, child_env):
-    (pytester.path / "bad.yaml").write_text("type: target\nname: dist\nbuild-tag: nowhere\ndest-tag: nowhere\n")
+    (pytester.path / "bad.yaml").write_text(
+        "type: target\nname: dist\nbuild-tag: nowhere\ndest-tag: nowhere\n"
+    )
     pytester.makepyfile(
         """
         import pytest
@@ -45,7 +47,9 @@ def test_marker_with_a_bad_scenario_fails_the_test_with_the_message(pytester, ko
     result = pytester.runpytest_subprocess("--boxkoji", f"--boxkoji-koji-source={koji_source_path}")
     result.assert_outcomes(errors=1)
     assert "During handling" not in result.stdout.str()
-    result.stdout.fnmatch_lines([
-        "*scenario bad.yaml was not applied (nothing changed):*",
-        "bad.yaml:3: target[[]dist[]].build-tag: no tag 'nowhere'; declare it (type: tag)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*scenario bad.yaml was not applied (nothing changed):*",
+            "bad.yaml:3: target[[]dist[]].build-tag: no tag 'nowhere'; declare it (type: tag)",
+        ]
+    )

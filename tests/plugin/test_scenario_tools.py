@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-GOOD = "type: tag\nname: dist-base\n---\ntype: target\nname: dist\nbuild-tag: dist-base\ndest-tag: dist-base\n"
+GOOD = (
+    "type: tag\nname: dist-base\n---\ntype: target\nname: dist\nbuild-tag: dist-base\ndest-tag: dist-base\n"
+)
 BAD = "type: tag\nname: dist-build\ninheritance: [dist-base]\n"
 
 
@@ -28,13 +30,15 @@ def test_validate_flag_checks_what_the_tests_name_without_starting_anything(pyte
     )
     result = pytester.runpytest("--boxkoji-validate-scenarios")
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*ok    good.yaml: 2 objects (1 tests)*",
-        "*FAIL  bad.yaml*",
-        "bad.yaml:3: tag[[]dist-build[]].inheritance[[]0[]].name: no tag 'dist-base'; declare it (type: tag)",
-        "*ok    base.yaml: * objects (1 tests)*",
-        "*3 scenarios checked, 1 with problems*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ok    good.yaml: 2 objects (1 tests)*",
+            "*FAIL  bad.yaml*",
+            "bad.yaml:3: tag[[]dist-build[]].inheritance[[]0[]].name: no tag 'dist-base'; declare it (type: tag)",
+            "*ok    base.yaml: * objects (1 tests)*",
+            "*3 scenarios checked, 1 with problems*",
+        ]
+    )
 
 
 def test_validate_flag_passes_when_all_are_good(pytester):
@@ -57,17 +61,24 @@ def test_scenario_dirs_option_is_searched(pytester):
 @pytest.mark.parametrize("content, code", [(GOOD, 0), (BAD, 1)])
 def test_boxkoji_command(tmp_path, content, code):
     (tmp_path / "s.yaml").write_text(content)
-    done = subprocess.run([sys.executable, "-m", "pytest_boxkoji.scenario.validate", "scenario", "validate", "s.yaml"],
-                          cwd=tmp_path, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_boxkoji.scenario.validate", "scenario", "validate", "s.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == code
     if code:
-        assert done.stderr.strip() == "s.yaml:3: tag[dist-build].inheritance[0].name: no tag 'dist-base'; declare it (type: tag)"
+        assert (
+            done.stderr.strip()
+            == "s.yaml:3: tag[dist-build].inheritance[0].name: no tag 'dist-base'; declare it (type: tag)"
+        )
     else:
         assert done.stdout.strip() == "ok: s.yaml: 1 tag, 1 target"
 
 
 def test_marker_without_files_is_an_error(pytester):
-    pytester.makepyfile('import pytest\n@pytest.mark.koji_scenario()\ndef test_x(koji_admin): pass\n')
+    pytester.makepyfile("import pytest\n@pytest.mark.koji_scenario()\ndef test_x(koji_admin): pass\n")
     result = pytester.runpytest("--boxkoji-validate-scenarios")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*FAIL  *test_x: @pytest.mark.koji_scenario needs at least one file name*"])
