@@ -25,7 +25,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 class Option:
     name: str  # the ini key; the CLI flag and env variable derive from it
     help: str
-    kind: str = "string"  # "string" or "bool"
+    kind: str = "string"  # "string", "bool" or "list" (repeatable on the CLI)
     default: str | bool | None = None
     choices: tuple[str, ...] = ()
 
@@ -35,10 +35,20 @@ class Option:
 
     @property
     def env(self) -> str:
-        return self.name.upper()
+        upper = self.name.upper()
+        return upper if upper.startswith("BOXKOJI") else f"BOXKOJI_{upper}"
 
 
 OPTIONS = (
+    Option("cov_hub", "measure the coverage of Koji's hub code reached by the tests", "bool", False),
+    Option("cov_koji", "measure every Koji service there is (this version: the hub)", "bool", False),
+    Option(
+        "cov_hub_report",
+        "hub coverage report: term, term-missing, html[:DIR], xml[:FILE], json[:FILE] (repeatable; "
+        "default: term)",
+        "list",
+    ),
+    Option("cov_hub_fail_under", "fail the run when hub coverage is below this percentage"),
     Option("boxkoji", "provision the boxkoji environment (fixtures skip without it)", "bool", False),
     Option(
         "boxkoji_runtime",
@@ -99,12 +109,20 @@ class BoxKojiConfig:
     rootdir: Path = Path(".")
     scenario_dirs: tuple[Path, ...] = ()
     validate_scenarios: bool = False
+    cov_hub: bool = False
+    cov_hub_reports: tuple[str, ...] = ("term",)
+    cov_hub_fail_under: float | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("boxkoji", "a real Koji environment as fixtures")
     for opt in OPTIONS:
-        if opt.kind == "bool":
+        if opt.kind == "list":
+            group.addoption(
+                opt.flag, action="append", default=None, dest=opt.name, metavar="VALUE", help=opt.help
+            )
+            parser.addini(opt.name, opt.help, type="args", default=None)
+        elif opt.kind == "bool":
             group.addoption(opt.flag, action="store_true", default=None, dest=opt.name, help=opt.help)
             parser.addini(opt.name, opt.help, type="bool", default=None)
         else:
@@ -134,6 +152,8 @@ def _lookup(opt: Option, cli: Any, ini: Any, env: Mapping[str, str]) -> tuple[An
         return cli, True
     if opt.env in env:
         raw = env[opt.env]
+        if opt.kind == "list":
+            return [part.strip() for part in raw.split(",") if part.strip()], True
         return (_parse_bool(raw, opt.env) if opt.kind == "bool" else raw), True
     if ini is not None and ini != []:
         return ini, True
@@ -160,6 +180,20 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
         values[opt.name] = value
         explicit[opt.name] = was_set
     source = values["boxkoji_koji_source"]
+    fail_under = values["cov_hub_fail_under"]
+    try:
+        fail_under = float(fail_under) if fail_under not in (None, "") else None
+    except ValueError:
+        raise pytest.UsageError(
+            f"--cov-hub-fail-under={fail_under!r}: not a number (a percentage, e.g. 40)"
+        ) from None
+    reports = tuple(values["cov_hub_report"] or ("term",))
+    from pytest_boxkoji.coverage import check_report_kind
+
+    for kind in reports:
+        problem = check_report_kind(kind)
+        if problem:
+            raise pytest.UsageError(problem)
     return BoxKojiConfig(
         enabled=bool(values["boxkoji"]),
         runtime=values["boxkoji_runtime"],
@@ -178,6 +212,9 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
             if p
         ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
+        cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
+        cov_hub_reports=reports,
+        cov_hub_fail_under=fail_under,
     )
 
 

@@ -24,6 +24,9 @@ import koji
 from pytest_boxkoji import clients, kojisrc, ports, servicespy
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.coverage import APP as COVERAGE_APP
+from pytest_boxkoji.coverage import HubCoverage
+from pytest_boxkoji.coverage import combine as combine_coverage
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
@@ -64,6 +67,9 @@ class Environment:
         self._saved_environ: dict[str, str | None] = {}
         self._admin: koji.ClientSession | None = None
         self._scenarios: ScenarioStates | None = None
+        self.coverage: HubCoverage | None = None
+        # Where --cov-hub's combined data goes when the services stop (kept for `coverage combine`).
+        self.coverage_target = config.rootdir / ".coverage-hub"
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -163,7 +169,11 @@ class Environment:
                         proxy_principals=f"HTTP/localhost@{orch.realm.realm}",
                         proxy_dns=orch.ca.subject_dn("kojiweb"),
                     )
-                    service = hub_service.service(settings, orch.realm.env)
+                    env = dict(orch.realm.env)
+                    if self.config.cov_hub:
+                        settings, cov_env = self._with_coverage(settings, source)
+                        env.update(cov_env)
+                    service = hub_service.service(settings, env)
                     hub_service.chown_tree(settings.directory, self.owner)
                     hub_service.chown_tree(settings.topdir, self.owner)
                     self._start(service)
@@ -177,6 +187,16 @@ class Environment:
                     )
                 self.hub = settings
             return self.hub
+
+    def _with_coverage(self, settings: HubSettings, source: KojiSource) -> tuple[HubSettings, dict[str, str]]:
+        """The hub under coverage.py: our wrapper app, copied where the hub's user can read it."""
+        self.coverage = HubCoverage(self.directory / "coverage", source.path)
+        app_dir = settings.directory / "app"
+        app_dir.mkdir(parents=True, exist_ok=True)
+        app = app_dir / COVERAGE_APP.name
+        shutil.copy(COVERAGE_APP, app)
+        app.chmod(0o644)
+        return dataclasses.replace(settings, app=app), self.coverage.prepare(self.owner)
 
     def start(self) -> Environment:
         """Everything this issue's stack has: KDC, PostgreSQL, orch and the hub."""
@@ -347,11 +367,23 @@ class Environment:
                 except Exception as exc:  # keep stopping the others
                     log.warning("could not stop %s: %s", service.name, exc)
             self.services.clear()
+            self._save_coverage()
             leftovers = sweep(self.marker)
             if leftovers:
                 log.warning("killed leftover processes %s of %s", leftovers, self.directory)
             self._restore_environ()
             shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _save_coverage(self) -> None:
+        # The hub has stopped, so every daemon has saved its data: combine before the directory goes.
+        if self.coverage is None:
+            return
+        files = self.coverage.data_files()
+        if not files:
+            log.warning("--cov-hub: the hub wrote no coverage data in %s", self.coverage.directory)
+            return
+        self.coverage_target.unlink(missing_ok=True)
+        combine_coverage(files, self.coverage_target, self.coverage.koji_src)
 
     def keep_report(self) -> str:
         """How to reach a kept environment from a shell, and how to stop it."""

@@ -46,6 +46,9 @@ def environment() -> Any:
         cfg = _enabled_config(request)
         env = Environment(cfg)
         request.config.stash[ENV_KEY] = env
+        from pytest_boxkoji import pytest_coverage
+
+        pytest_coverage.configure(request.config)
         try:
             yield env
         finally:

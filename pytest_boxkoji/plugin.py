@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import pytest
 
 from pytest_boxkoji import factories
+from pytest_boxkoji import pytest_coverage as hub_coverage
 from pytest_boxkoji.config import add_options, read_config
 from pytest_boxkoji.factories import CONFIG_KEY, ENV_KEY, REPORT_KEY
 
@@ -38,14 +41,35 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     pytest.exit(report, returncode=code)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of the session fixtures
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Safety net: fixture finalizers normally stop everything; this catches what they did not.
     env = session.config.stash.get(ENV_KEY, None)
     if env is not None:
         env.stop()
+    hub_coverage.finish(session)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    hub_coverage.set_phase(item, "setup")
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    hub_coverage.set_phase(item, "run")
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    hub_coverage.set_phase(item, "teardown")
+    yield
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    hub_coverage.summary(terminalreporter)
     report = terminalreporter.config.stash.get(REPORT_KEY, None)
     if report:
         terminalreporter.write_sep("=", "boxkoji --boxkoji-keep")

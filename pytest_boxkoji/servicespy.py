@@ -31,6 +31,7 @@ REQUIREMENTS = (
     "six",
     "Cheetah3",  # kojiweb templates
     "python-multilib",  # kojid
+    "coverage>=7.4,<8",  # --cov-hub: the same data format as the test process's coverage
 )
 # 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
 MOD_WSGI = "mod_wsgi==5.0.2"

@@ -60,6 +60,7 @@ class HubSettings:
     threads: int = 8
     extra_settings: tuple[tuple[str, str], ...] = ()  # scenario hub settings, they win
     policy: str = ""
+    app: Path | None = None  # the WSGI script (default: Koji's kojiapp.py; --cov-hub wraps it)
 
     @property
     def url(self) -> str:
@@ -102,6 +103,7 @@ def configure(settings: HubSettings) -> Path:
             mod_wsgi=settings.mod_wsgi,
             python_home=settings.python_home,
             koji_src=settings.koji_src,
+            app=settings.app or settings.koji_src / "kojihub" / "app" / "kojiapp.py",
             processes=settings.processes,
             daemon_name=DAEMON_NAME,
             threads=settings.threads,

@@ -1,0 +1,119 @@
+"""--cov-hub: coverage of Koji's server code, measured inside the hub and reported by pytest.
+
+The hub runs `services/hub_coverage_app.py`; its data files land in the environment's coverage
+directory, are combined when the services have stopped, mapped back to the Koji source tree and
+reported in pytest-cov's style.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import coverage
+
+APP = Path(__file__).parent / "services" / "hub_coverage_app.py"
+
+
+@dataclass
+class HubCoverage:
+    """Where one environment's hub writes coverage data, and what it measures."""
+
+    directory: Path
+    koji_src: Path
+
+    @property
+    def sources(self) -> list[Path]:
+        return [self.koji_src / "kojihub", self.koji_src / "plugins" / "hub"]
+
+    def prepare(self, owner: tuple[int, int]) -> dict[str, str]:
+        """Create the data directory (writable by the hub's user); the hub service's env."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(self.directory, *owner)
+        return {
+            "BOXKOJI_COV_DIR": str(self.directory),
+            "BOXKOJI_COV_SOURCE": os.pathsep.join(str(p) for p in self.sources),
+        }
+
+    def set_test(self, nodeid: str) -> None:
+        """The test now running: the hub records it as the dynamic context of what it executes."""
+        (self.directory / "current-test").write_text(nodeid)
+
+    def data_files(self) -> list[Path]:
+        return sorted(self.directory.glob(".coverage.hub.*"))
+
+
+def combine(
+    files: list[Path], target: Path, koji_src: Path, paths: list[str] | None = None
+) -> coverage.Coverage:
+    """Combine hub data files into `target` (appending to nothing), paths mapped to koji_src."""
+    config = _config_file(target, koji_src, paths or [])
+    cov = coverage.Coverage(data_file=str(target), config_file=str(config))
+    cov.combine([str(f) for f in files], keep=True)
+    cov.save()
+    config.unlink()
+    return cov
+
+
+def _config_file(target: Path, koji_src: Path, other_roots: list[str]) -> Path:
+    # [paths]: the first entry is where the code is reported; others (a container's
+    # /usr/share/koji-hub, a different checkout) are mapped onto it.
+    config = target.parent / f"{target.name}.rc"
+    roots = "\n    ".join([str(koji_src), *other_roots])
+    config.write_text(f"[run]\nbranch = True\n[paths]\nkoji =\n    {roots}\n")
+    return config
+
+
+def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
+    """One report (term, term-missing, html[:DIR], xml[:FILE], json[:FILE]); (total %, text)."""
+    name, _, where = kind.partition(":")
+    out = io.StringIO()
+    include = [str(koji_src / "kojihub" / "*"), str(koji_src / "plugins" / "hub" / "*")]
+    if name in ("term", "term-missing"):
+        # Names relative to the tree read better: coverage shortens the names of files under the
+        # directory it was created in. The header says which tree.
+        with contextlib.chdir(koji_src):
+            cov = _load(data_file)
+            missing = name == "term-missing"
+            total = cov.report(file=out, show_missing=missing, include=include, skip_empty=True)
+        return total, f"Koji source: {koji_src}\n" + out.getvalue()
+    cov = _load(data_file)
+    if name == "html":
+        directory = where or "htmlcov-hub"
+        total = cov.html_report(
+            directory=directory, include=include, show_contexts=True, title="Koji hub coverage"
+        )
+        return total, f"hub coverage HTML written to dir {directory}\n"
+    if name == "xml":
+        file = where or "coverage-hub.xml"
+        total = cov.xml_report(outfile=file, include=include)
+        return total, f"hub coverage XML written to file {file}\n"
+    if name == "json":
+        file = where or "coverage-hub.json"
+        total = cov.json_report(outfile=file, include=include, show_contexts=True)
+        return total, f"hub coverage JSON written to file {file}\n"
+    raise ValueError(kind)
+
+
+def _load(data_file: Path) -> coverage.Coverage:
+    cov = coverage.Coverage(data_file=str(data_file.resolve()), config_file=False)
+    cov.load()
+    return cov
+
+
+REPORT_KINDS = ("term", "term-missing", "html", "xml", "json")
+
+
+def check_report_kind(kind: str) -> str | None:
+    """An error message for a report spec that cannot work, else None."""
+    name, sep, where = kind.partition(":")
+    if name not in REPORT_KINDS:
+        kinds = ", ".join(REPORT_KINDS)
+        return f"--cov-hub-report={kind}: unknown report; use one of {kinds} (html/xml/json take :PATH)"
+    if sep and name.startswith("term"):
+        return f"--cov-hub-report={kind}: {name} takes no path"
+    return None

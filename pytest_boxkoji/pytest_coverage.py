@@ -1,0 +1,82 @@
+"""--cov-hub's pytest side: tell the hub which test runs, combine the data, report, fail under."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import coverage
+import pytest
+
+from pytest_boxkoji.coverage import report
+from pytest_boxkoji.factories import CONFIG_KEY, ENV_KEY
+
+RESULT_KEY = pytest.StashKey[list[str]]()
+# Not ".coverage.*": pytest-cov combines those into the test process's own data.
+DATA_FILE = ".coverage-hub"
+
+
+def set_phase(item: pytest.Item, phase: str) -> None:
+    """pytest-cov's context style: `<nodeid>|setup`, `|run`, `|teardown`."""
+    env = item.config.stash.get(ENV_KEY, None)
+    if env is not None and env.coverage is not None:
+        env.coverage.set_test(f"{item.nodeid}|{phase}")
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
+def configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker has its own hub: its data goes to a file of its own."""
+    worker = _worker_id(config)
+    env = config.stash.get(ENV_KEY, None)
+    if env is not None and worker:
+        env.coverage_target = Path(str(config.rootpath)) / f"{DATA_FILE}.xdist-{worker}"
+
+
+def finish(session: pytest.Session) -> None:
+    cfg = session.config.stash.get(CONFIG_KEY, None)
+    if cfg is None or not cfg.cov_hub or _worker_id(session.config):
+        return  # workers only write data; the controller (or a plain run) reports
+    root = Path(str(session.config.rootpath))
+    target = root / DATA_FILE
+    parts = sorted(root.glob(f"{DATA_FILE}.xdist-*"))
+    if parts:
+        target.unlink(missing_ok=True)  # this run's workers only, not an older run's data
+        combined = coverage.Coverage(data_file=str(target))
+        combined.combine([str(p) for p in parts])  # and removes them
+        combined.save()
+    lines: list[str] = []
+    if not target.exists():
+        lines.append("no hub coverage data: did any test use the hub?")
+        session.config.stash[RESULT_KEY] = lines
+        return
+    koji_src = _koji_src(session)
+    total = 0.0
+    for kind in cfg.cov_hub_reports:
+        total, text = report(target, kind, koji_src)
+        lines.append(text.rstrip("\n"))
+    lines.append(f"hub coverage data kept in {target} (combine with `coverage combine`)")
+    if cfg.cov_hub_fail_under is not None and total < cfg.cov_hub_fail_under:
+        lines.append(
+            f"FAIL Required hub coverage of {cfg.cov_hub_fail_under}% not reached. Total: {total:.2f}%"
+        )
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    session.config.stash[RESULT_KEY] = lines
+
+
+def _koji_src(session: pytest.Session) -> Path:
+    from pytest_boxkoji import kojisrc
+
+    cfg = session.config.stash[CONFIG_KEY]
+    return kojisrc.resolve(cfg.koji_source, cfg.cache_dir, cfg.koji_source_explicit).path
+
+
+def summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = terminalreporter.config.stash.get(RESULT_KEY, None)
+    if lines:
+        terminalreporter.write_sep("-", "Koji hub coverage (--cov-hub)")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,97 @@
+"""--cov-hub end to end: nested pytest runs against the real hub, reports read back (needs Koji)."""
+
+import ast
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
+
+TESTS = """
+def test_creates_a_tag(koji_admin):
+    koji_admin.createTag("covered-tag")
+
+def test_reads_a_tag(koji_session):
+    assert koji_session.getTag("no-such-tag") is None
+"""
+
+
+def function_lines(path, name):
+    tree = ast.parse(open(path).read())
+    (node,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]  # module level
+    return set(range(node.body[0].lineno, node.end_lineno + 1))
+
+
+def run(pytester, source, *args):
+    return pytester.runpytest_subprocess(
+        "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *args
+    )
+
+
+def hub_file(report, source):
+    return report["files"][str(source / "kojihub" / "kojihub.py")]
+
+
+def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_source_path, child_env):
+    pytester.makepyfile(test_hub=TESTS)
+    result = run(
+        pytester, koji_source_path, "--cov-hub", "--cov-hub-report=json:hub.json", "--cov-hub-report=term"
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*Koji hub coverage (--cov-hub)*", "Koji source: *", "kojihub/kojihub.py *", "TOTAL *"]
+    )
+    data = hub_file(json.loads((pytester.path / "hub.json").read_text()), koji_source_path)
+    kojihub = koji_source_path / "kojihub" / "kojihub.py"
+    executed, missing = set(data["executed_lines"]), set(data["missing_lines"])
+    assert function_lines(kojihub, "_create_tag") & executed
+    assert not function_lines(kojihub, "edit_external_repo") & executed
+    assert function_lines(kojihub, "edit_external_repo") & missing
+    contexts = {
+        ctx for line in function_lines(kojihub, "_create_tag") for ctx in data["contexts"].get(str(line), [])
+    }
+    assert contexts == {"test_hub.py::test_creates_a_tag|run"}
+    reads = {
+        ctx for line in function_lines(kojihub, "get_tag") for ctx in data["contexts"].get(str(line), [])
+    }
+    assert "test_hub.py::test_reads_a_tag|run" in reads
+    assert (pytester.path / ".coverage-hub").exists()
+
+
+def test_report_survives_a_failing_test_and_fail_under_fails_the_run(pytester, koji_source_path, child_env):
+    pytester.makepyfile(
+        test_hub=TESTS + "\ndef test_fails(koji_admin):\n    koji_admin.createTag('x')\n    assert False\n"
+    )
+    result = run(pytester, koji_source_path, "--cov-hub", "--cov-hub-report=term", "--cov-hub-fail-under=99")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["TOTAL *", "FAIL Required hub coverage of 99.0% not reached. Total: *"])
+    pytester.makepyfile(test_hub=TESTS)
+    passing = run(pytester, koji_source_path, "--cov-hub", "--cov-hub-fail-under=99")
+    passing.assert_outcomes(passed=2)
+    assert passing.ret == 1  # every test passed, but hub coverage is under 99%
+    assert run(pytester, koji_source_path, "--cov-hub", "--cov-hub-fail-under=1").ret == 0
+
+
+def test_xdist_workers_are_combined(pytester, koji_source_path, child_env):
+    pytester.makepyfile(test_hub=TESTS)
+    result = run(pytester, koji_source_path, "-n", "2", "--cov-hub", "--cov-hub-report=json:hub.json")
+    result.assert_outcomes(passed=2)
+    data = hub_file(json.loads((pytester.path / "hub.json").read_text()), koji_source_path)
+    contexts = {ctx for ctxs in data["contexts"].values() for ctx in ctxs}
+    assert {"test_hub.py::test_creates_a_tag|run", "test_hub.py::test_reads_a_tag|run"} <= contexts
+    assert not list(pytester.path.glob(".coverage-hub.xdist-*"))  # combined into .coverage-hub
+    assert (pytester.path / ".coverage-hub").exists()
+
+
+def test_pytest_cov_measures_the_test_process_undisturbed(pytester, koji_source_path, child_env):
+    pytester.makepyfile(mytool="def work(session):\n    return session.getTag('none')\n")
+    pytester.makepyfile(
+        test_tool="import mytool\ndef test_it(koji_session):\n    assert mytool.work(koji_session) is None\n"
+    )
+    result = run(
+        pytester, koji_source_path, "--cov=mytool", "--cov-report=term", "--cov-hub", "--cov-hub-report=term"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*mytool.py * 100%*", "*Koji hub coverage (--cov-hub)*", "kojihub/kojihub.py *"]
+    )
