@@ -99,3 +99,37 @@ def test_help_lists_every_option(pytester):
     ):
         result.stdout.fnmatch_lines([f"*{flag}*"])
     result.stdout.fnmatch_lines(["*boxkoji_koji_source*"])  # the ini key
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--cov-hub-report=pdf"], "*--cov-hub-report=pdf: unknown report; use one of term, term-missing, html, xml, json*"),
+        (["--cov-hub-report=term:out.txt"], "*--cov-hub-report=term:out.txt: term takes no path*"),
+        (["--cov-hub-fail-under=most"], "*--cov-hub-fail-under='most': not a number*"),
+    ],
+)
+def test_bad_coverage_options_are_usage_errors(pytester, args, message):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_coverage_options_from_env_and_ini(pytester, monkeypatch):
+    pytester.makeini("[pytest]\ncov_hub_report = term-missing json:out.json\n")
+    pytester.makepyfile(
+        """
+        from pytest_boxkoji.factories import CONFIG_KEY
+        def test_show(request):
+            cfg = request.config.stash[CONFIG_KEY]
+            print("COV", cfg.cov_hub, list(cfg.cov_hub_reports), cfg.cov_hub_fail_under)
+        """
+    )
+    monkeypatch.setenv("BOXKOJI_COV_KOJI", "1")
+    monkeypatch.setenv("BOXKOJI_COV_HUB_FAIL_UNDER", "12.5")
+    result = pytester.runpytest("-s")
+    result.stdout.fnmatch_lines(["*COV True [[]'term-missing', 'json:out.json'[]] 12.5*"])
+    monkeypatch.setenv("BOXKOJI_COV_HUB_REPORT", "xml:a.xml,term")
+    result = pytester.runpytest("-s")
+    result.stdout.fnmatch_lines(["*COV True [[]'xml:a.xml', 'term'[]] 12.5*"])
