@@ -74,6 +74,9 @@ OPTIONS = (
         False,
     ),
     Option(
+        "boxkoji_workers", "how many kojid builders the `workers` fixture starts (default: 1)", default="1"
+    ),
+    Option(
         "boxkoji_service_user",
         "when pytest runs as root: the unprivileged user the services run as (default: nobody)",
         default="nobody",
@@ -110,6 +113,7 @@ class BoxKojiConfig:
     scenario_dirs: tuple[Path, ...] = ()
     validate_scenarios: bool = False
     cov_hub: bool = False
+    workers: int = 1
     cov_hub_reports: tuple[str, ...] = ("term",)
     cov_hub_fail_under: float | None = None
 
@@ -187,6 +191,15 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
         raise pytest.UsageError(
             f"--cov-hub-fail-under={fail_under!r}: not a number (a percentage, e.g. 40)"
         ) from None
+    try:
+        workers = int(values["boxkoji_workers"])
+        if workers < 0:
+            raise ValueError
+    except ValueError:
+        raise pytest.UsageError(
+            f"--boxkoji-workers={values['boxkoji_workers']!r}: the number of builders must be a whole number"
+            " >= 0"
+        ) from None
     reports = tuple(values["cov_hub_report"] or ("term",))
     from pytest_boxkoji.coverage import check_report_kind
 
@@ -213,6 +226,7 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
         ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
+        workers=workers,
         cov_hub_reports=reports,
         cov_hub_fail_under=fail_under,
     )

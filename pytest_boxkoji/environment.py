@@ -38,6 +38,7 @@ from pytest_boxkoji.services import kdc as kdc_service
 from pytest_boxkoji.services.hub import HubSettings
 from pytest_boxkoji.services.kdc import Realm
 from pytest_boxkoji.services.postgres import ADMIN, Cluster, clone, ensure_template
+from pytest_boxkoji.workers import Workers
 
 log = logging.getLogger(__name__)
 ORDINARY_USER = "kojiuser"
@@ -67,6 +68,8 @@ class Environment:
         self._saved_environ: dict[str, str | None] = {}
         self._admin: koji.ClientSession | None = None
         self._scenarios: ScenarioStates | None = None
+        self._workers: Workers | None = None
+        self._python: servicespy.ServicesPython | None = None
         self.coverage: HubCoverage | None = None
         # Where --cov-hub's combined data goes when the services stop (kept for `coverage combine`).
         self.coverage_target = config.rootdir / ".coverage-hub"
@@ -143,10 +146,7 @@ class Environment:
                 source = self.source()
                 orch = self.start_orch()
                 cluster = self.start_postgres()
-                with self._phase("services python"):
-                    python = servicespy.ensure(
-                        self.config.cache_dir, self.config.services_python, source.version
-                    )
+                python = self.services_python()
                 with self._phase("hub"):
                     (port,) = ports.claim(1)
                     hosts = hub_service.HOSTNAMES
@@ -197,6 +197,40 @@ class Environment:
         shutil.copy(COVERAGE_APP, app)
         app.chmod(0o644)
         return dataclasses.replace(settings, app=app), self.coverage.prepare(self.owner)
+
+    def services_python(self) -> servicespy.ServicesPython:
+        """The virtualenv the hub, kojid and kojira run in (built once, cached)."""
+        with self._lock:
+            if self._python is None:
+                with self._phase("services python"):
+                    self._python = servicespy.ensure(
+                        self.config.cache_dir, self.config.services_python, self.source().version
+                    )
+            return self._python
+
+    def chown(self, path: Path) -> None:
+        """Hand a directory to the service user (only matters when pytest runs as root)."""
+        hub_service.chown_tree(path, self.owner)
+
+    def start_service(self, service: Service) -> None:
+        """Start one more service; it is stopped with the environment (or by stop_service)."""
+        with self._lock:
+            self._start(service)
+
+    def stop_service(self, service: Service) -> None:
+        with self._lock:
+            self.runtime.stop(service)
+            if service in self.services:
+                self.services.remove(service)
+
+    @property
+    def workers(self) -> Workers:
+        """kojid builders and kojira (none run until asked for)."""
+        with self._lock:
+            if self._workers is None:
+                self.start_hub()
+                self._workers = Workers(self)
+            return self._workers
 
     def start(self) -> Environment:
         """Everything this issue's stack has: KDC, PostgreSQL, orch and the hub."""
@@ -357,6 +391,8 @@ class Environment:
                 with contextlib.suppress(Exception):
                     self._admin.logout()
                 self._admin = None
+            if self._workers is not None:
+                self._workers.stop_autoscale()
             if self.config.keep:
                 self.runtime.detach()
                 self._restore_environ()

@@ -130,7 +130,17 @@ def koji_admin() -> Any:
 
 # Tests that use any of these get the hub restored to their scenario (or the empty hub) first.
 HUB_FIXTURES = frozenset(
-    {"hub", "boxkoji", "koji_session", "koji_admin", "koji_cli", "koji_session_factory", "koji_scenario"}
+    {
+        "hub",
+        "boxkoji",
+        "koji_session",
+        "koji_admin",
+        "koji_cli",
+        "koji_session_factory",
+        "koji_scenario",
+        "workers",
+        "koji_build_factory",
+    }
 )
 STATE_KEY = pytest.StashKey[Any]()
 
@@ -170,6 +180,54 @@ def scenario() -> Any:
         return _boxkoji_state
 
     return koji_scenario
+
+
+def workers() -> Any:
+    """kojid builders (--boxkoji-workers, default 1) and kojira, registered on the hub and ready."""
+
+    @pytest.fixture(scope="session")
+    def _workers(boxkoji: Environment) -> Any:
+        with _skip_without_source():
+            crew = boxkoji.workers
+            crew.start(boxkoji.config.workers)
+            return crew
+
+    return _workers
+
+
+def build_factory() -> Any:
+    """`make("hello", "1.0", "1", arches=("noarch", "x86_64"), requires=("bash",), tag="dist")`:
+    real RPMs made with rpmbuild, imported as the admin, optionally tagged; returns the build."""
+
+    @pytest.fixture
+    def koji_build_factory(boxkoji: Environment) -> Callable[..., dict[str, Any]]:
+        from pytest_boxkoji.scenario.apply import import_build
+        from pytest_boxkoji.scenario.schema import Build
+
+        def make(
+            name: str,
+            version: str = "1.0",
+            release: str = "1",
+            arches: tuple[str, ...] = ("noarch",),
+            requires: tuple[str, ...] = (),
+            tag: str | None = None,
+            owner: str = ADMIN,
+        ) -> dict[str, Any]:
+            build = Build(
+                type="build", name=f"{name}-{version}-{release}", arches=list(arches), requires=list(requires)
+            )
+            admin = boxkoji.admin_session()
+            import_build(admin, build, boxkoji.config.cache_dir)
+            if tag is not None:
+                if not admin.listPackages(tagID=tag, pkgID=name, inherited=True):
+                    admin.packageListAdd(tag, name, owner=owner)
+                admin.tagBuildBypass(tag, build.name, force=True)
+            info: dict[str, Any] = admin.getBuild(build.name, strict=True)
+            return info
+
+        return make
+
+    return koji_build_factory
 
 
 def cli() -> Any:

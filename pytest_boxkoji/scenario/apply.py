@@ -16,7 +16,7 @@ import koji
 
 from pytest_boxkoji.scenario.loader import Scenario
 from pytest_boxkoji.scenario.rpms import make_rpms
-from pytest_boxkoji.scenario.schema import BUILTIN
+from pytest_boxkoji.scenario.schema import BUILTIN, Build
 
 Ids = dict[str, dict[str, int]]
 
@@ -233,15 +233,22 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     return ids
 
 
+def import_build(session: koji.ClientSession, build: Build, cache_dir: Path) -> list[Path]:
+    """Make the build's RPMs (cached) and import them, SRPM first, as Koji's `import` does."""
+    rpms = make_rpms(build, cache_dir)
+    serverdir = f"boxkoji-import/{os.getpid()}/{build.name}"
+    for rpm in rpms:
+        session.uploadWrapper(str(rpm), serverdir)
+        session.importRPM(serverdir, rpm.name)
+    return rpms
+
+
 def _import_builds(scenario: Scenario, s: koji.ClientSession, cache_dir: Path, ids: Ids) -> None:
     builds = scenario.of("build")
     if not builds:
         return
     for build in builds:
-        serverdir = f"boxkoji-scenario/{os.getpid()}/{build.name}"
-        for rpm in make_rpms(build, cache_dir):
-            s.uploadWrapper(str(rpm), serverdir)
-            s.importRPM(serverdir, rpm.name)
+        import_build(s, build, cache_dir)
     # Tagging needs the package listed in the tag (inherited counts), as in real Koji.
     needed = [(tag, b) for b in builds for tag in b.tags]
     listed = _batch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ Release: {release}
 Summary: {name}, made by pytest-boxkoji for a scenario
 License: MIT
 {buildarch}
+{requires}
 %description
 A package with one file, made by pytest-boxkoji so that the build can be imported into Koji.
 
@@ -31,13 +33,19 @@ echo "{name}-{version}-{release}" > %{{buildroot}}/usr/share/boxkoji/{name}
 
 %files
 /usr/share/boxkoji/{name}
+
+%changelog
+* Thu Nov 26 2026 pytest-boxkoji <boxkoji@koji.box> - {version}-{release}
+- Built for a test.
 """
 
 
 def make_rpms(build: Build, cache_dir: Path) -> list[Path]:
     """The SRPM first, then one RPM per arch; built once and kept in the cache."""
     nvr = build.nvr
-    target = cache_dir / "rpms" / f"{build.name}.{'.'.join(sorted(build.arches))}"
+    # The spec text is part of the key: a changed template must not reuse old RPMs.
+    recipe = hashlib.sha256((SPEC + "\n".join(build.requires)).encode()).hexdigest()[:10]
+    target = cache_dir / "rpms" / f"{build.name}.{'.'.join(sorted(build.arches))}.{recipe}"
     if not (target / ".complete").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(target) + ".lock"):
@@ -54,7 +62,9 @@ def _build(build: Build, nvr: dict[str, str], target: Path) -> None:
     try:
         for arch in build.arches:
             spec = work / f"{nvr['name']}.spec"
-            spec.write_text(SPEC.format(**nvr, buildarch="BuildArch: noarch" if arch == "noarch" else ""))
+            requires = "\n".join(f"Requires: {r}" for r in build.requires)
+            buildarch = "BuildArch: noarch" if arch == "noarch" else ""
+            spec.write_text(SPEC.format(**nvr, buildarch=buildarch, requires=requires))
             command = [
                 str(rpmbuild),
                 "-ba",

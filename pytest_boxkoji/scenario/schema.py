@@ -217,8 +217,9 @@ class Build(Obj):
     arches: list[str] = ["noarch"]
     tags: list[str] = []
     owner: str = "kojiadmin"
+    requires: list[str] = []  # Requires: of its RPMs
 
-    _names = field_validator("arches", "tags", mode="before")(_names)
+    _names = field_validator("arches", "tags", "requires", mode="before")(_names)
 
     @field_validator("name")
     @classmethod

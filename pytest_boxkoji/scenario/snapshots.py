@@ -72,6 +72,11 @@ class Snapshots:
                 child.unlink()
         _copy_tree(self.store / name, self.topdir, into=True)
 
+    def drop(self, name: str) -> None:
+        self._sql(f"DROP DATABASE IF EXISTS {self._db(name)}")
+        shutil.rmtree(self.store / name, ignore_errors=True)
+        self.taken.discard(name)
+
     def __contains__(self, name: str) -> bool:
         return name in self.taken
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,9 @@ class ScenarioStates:
         """Put the hub in the state `files` describe (the empty hub when there are none)."""
         scenario = self.load(files, near, dirs) if files else Scenario(files=())
         name = f"s{scenario.digest}" if files else EMPTY
+        workers = self.env._workers
+        if workers is not None and workers.pending():
+            self.rebase(workers.settle)
         self._reconfigure(scenario)
         if name in self.snapshots:
             self.snapshots.restore(name)
@@ -74,6 +77,17 @@ class ScenarioStates:
         self.snapshots.take(name)
         self.applied[name] = Applied(scenario, ids, self.env)
         return self.applied[name]
+
+    def rebase(self, change: Callable[[], None]) -> None:
+        """Make `change` (builders joining or leaving) part of the empty state every test starts
+        from; scenario snapshots made before it are dropped and applied again when next used."""
+        self.snapshots.restore(EMPTY)
+        self.env.forget_sessions()
+        change()
+        self.snapshots.take(EMPTY)
+        for name in list(self.snapshots.taken - {EMPTY}):
+            self.snapshots.drop(name)
+            self.applied.pop(name, None)
 
     def _reconfigure(self, scenario: Scenario) -> None:
         hub = scenario.get("hub", "hub")

@@ -14,6 +14,6 @@ _ENV = jinja2.Environment(
 )
 
 
-def render(name: str, **context: Any) -> str:
+def render(template: str, /, **context: Any) -> str:
     """Render templates/<name>.j2; a missing variable is an error, never an empty string."""
-    return _ENV.get_template(f"{name}.j2").render(**context)
+    return _ENV.get_template(f"{template}.j2").render(**context)

@@ -1,0 +1,96 @@
+"""Koji's builders (kojid) and kojira: config files, commands and readiness."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_boxkoji.services import Service
+from pytest_boxkoji.templates import render
+
+LAUNCHER = Path(__file__).parent / "kojid_launcher.py"
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """What kojid and kojira have in common: where the hub is and who they are."""
+
+    name: str  # the host name (kojid) or "kojira"
+    directory: Path
+    hub_url: str
+    files_url: str
+    topdir: Path
+    ca: Path
+    principal: str
+    keytab: Path
+    koji_src: Path
+    python: Path
+
+
+def kojid(
+    settings: DaemonSettings, env: dict[str, str], ready: Callable[[], bool], maxjobs: int = 4
+) -> Service:
+    """One builder; ready when the hub says the host is ready (kojid reports it each loop)."""
+    for part in ("work", "mock"):
+        (settings.directory / part).mkdir(parents=True, exist_ok=True)
+    conf = settings.directory / "kojid.conf"
+    conf.write_text(render("kojid.conf", maxjobs=maxjobs, **_context(settings)))
+    launcher = settings.directory / LAUNCHER.name
+    shutil.copy(LAUNCHER, launcher)  # readable by the service user, wherever the plugin lives
+    return Service(
+        name=f"kojid:{settings.name}",
+        command=[
+            str(settings.python),
+            str(launcher),
+            str(settings.koji_src / "builder" / "kojid"),
+            "--fg",
+            "--force-lock",
+            "--verbose",
+            "-c",
+            str(conf),
+        ],
+        ready=ready,
+        log=settings.directory / "kojid.log",
+        env={**env, "PYTHONPATH": str(settings.koji_src), "HOME": str(settings.directory)},
+        deadline=60,
+        cwd=settings.directory,
+    )
+
+
+def kojira(settings: DaemonSettings, env: dict[str, str], ready: Callable[[], bool]) -> Service:
+    settings.directory.mkdir(parents=True, exist_ok=True)
+    conf = settings.directory / "kojira.conf"
+    conf.write_text(render("kojira.conf", **_context(settings)))
+    return Service(
+        name="kojira",
+        command=[
+            str(settings.python),
+            str(settings.koji_src / "util" / "kojira"),
+            "--fg",
+            "--force-lock",
+            "--verbose",
+            "-c",
+            str(conf),
+        ],
+        ready=ready,
+        log=settings.directory / "kojira.stdout.log",
+        extra_logs=(settings.directory / "kojira.log",),
+        env={**env, "PYTHONPATH": str(settings.koji_src), "HOME": str(settings.directory)},
+        deadline=60,
+        cwd=settings.directory,
+    )
+
+
+def _context(settings: DaemonSettings) -> dict[str, object]:
+    return {
+        "name": settings.name,
+        "directory": settings.directory,
+        "hub_url": settings.hub_url,
+        "files_url": settings.files_url,
+        "topdir": settings.topdir,
+        "ca": settings.ca,
+        "principal": settings.principal,
+        "keytab": settings.keytab,
+    }

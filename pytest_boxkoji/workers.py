@@ -1,0 +1,304 @@
+"""Builders (kojid) and kojira for an environment: registration, scaling, readiness.
+
+Every snapshot of the hub's state starts from the empty state, so the builders must be part of
+it: their hosts and sessions are written into it ("rebase"). A builder added during a test is
+registered at once; at the next restore the empty state is rebased and that builder restarted,
+because its session only existed in the state the test left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import koji
+
+from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import builders as builder_services
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.environment import Environment
+
+log = logging.getLogger(__name__)
+KOJIRA = "kojira"
+DEFAULT_CHANNELS = ("default", "createrepo")
+
+
+class Builder:
+    """One kojid: its host name, arches, channels and service."""
+
+    def __init__(
+        self, name: str, arches: Sequence[str], channels: Sequence[str], capacity: float | None
+    ) -> None:
+        self.name = name
+        self.arches = tuple(arches)
+        self.channels = tuple(channels)
+        self.capacity = capacity
+        self.service: Service | None = None
+
+
+class Workers:
+    """The environment's kojid builders and kojira."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.builders: dict[str, Builder] = {}
+        self.removed: set[str] = set()  # hosts whose kojid stopped; disabled on the hub
+        self.synced: set[str] = set()  # builders whose host and session the empty state has
+        self.kojira: Service | None = None
+        self._count = 0
+        self._lock = threading.RLock()
+        self._autoscaler: threading.Thread | None = None
+        self._stop_autoscale = threading.Event()
+
+    # -- what tests use --------------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.builders)
+
+    def __len__(self) -> int:
+        return len(self.builders)
+
+    def start(self, count: int) -> None:
+        """The first `count` builders and kojira, made part of the empty state."""
+        states = self.env._scenarios
+
+        def change() -> None:
+            self.ensure_kojira()
+            self.scale(count)
+            self.synced = set(self.builders)
+
+        if states is None:
+            change()  # the empty state is taken later, with them in it
+        else:
+            states.rebase(change)
+
+    def scale(self, count: int, arches: Sequence[str] = ("x86_64",)) -> list[str]:
+        """Run exactly `count` builders (new ones get `arches`); the names of all of them."""
+        if count < 0:
+            raise BoxKojiError(f"workers.scale({count}): the number of builders cannot be negative")
+        with self._lock:
+            while len(self.builders) < count:
+                self.add(arches=arches)
+            while len(self.builders) > count:
+                self.remove(list(self.builders)[-1])
+            return self.names
+
+    def add(
+        self,
+        name: str | None = None,
+        arches: Sequence[str] = ("x86_64",),
+        channels: Sequence[str] = DEFAULT_CHANNELS,
+        capacity: float | None = None,
+    ) -> str:
+        """Register a host on the hub, start its kojid, and return once the hub says it is ready."""
+        with self._lock:
+            self.ensure_kojira()
+            if name is None:
+                self._count += 1
+                name = f"builder{self._count}.koji.box"
+                while name in self.builders:
+                    self._count += 1
+                    name = f"builder{self._count}.koji.box"
+            if name in self.builders:
+                raise BoxKojiError(f"workers.add({name!r}): a builder of that name is running")
+            builder = Builder(name, arches, channels, capacity)
+            self._register(builder)
+            self._start(builder)
+            self.builders[name] = builder
+            self.removed.discard(name)
+            return name
+
+    def remove(self, name: str) -> None:
+        """Stop a builder's kojid and disable its host (its tasks go to the others)."""
+        with self._lock:
+            builder = self.builders.pop(name)
+            self._stop(builder)
+            self.removed.add(name)
+            self.synced.discard(name)
+            self.env.admin_session().disableHost(name)
+
+    def host(self, name: str) -> dict[str, object]:
+        return dict(self.env.admin_session().getHost(name))
+
+    def autoscale(self, maximum: int, minimum: int = 1, idle: float = 10.0, interval: float = 1.0) -> None:
+        """Add builders while tasks wait (up to `maximum`), remove builders idle for `idle` s."""
+        self.stop_autoscale()
+        self._stop_autoscale.clear()
+        self._autoscaler = threading.Thread(
+            target=self._autoscale,
+            args=(maximum, minimum, idle, interval),
+            name="boxkoji-autoscale",
+            daemon=True,
+        )
+        self._autoscaler.start()
+
+    def stop_autoscale(self) -> None:
+        if self._autoscaler is not None:
+            self._stop_autoscale.set()
+            self._autoscaler.join(timeout=30)
+            self._autoscaler = None
+
+    # -- the hub and the processes ---------------------------------------------------------------
+
+    def _session(self) -> koji.ClientSession:
+        return self.env.admin_session()
+
+    def _register(self, builder: Builder) -> None:
+        orch = self.env.start_orch()
+        principal = orch.realm.principal(f"compile/{builder.name}")
+        s = self._session()
+        info = s.getHost(builder.name)
+        if info is None:
+            s.addHost(builder.name, list(builder.arches), krb_principal=principal)
+        else:
+            s.editHost(builder.name, arches=" ".join(builder.arches))
+            s.enableHost(builder.name)
+        current = {c["name"] for c in s.listChannels(hostID=builder.name)}
+        with s.multicall(strict=True) as m:
+            for channel in set(builder.channels) - current:
+                m.addHostToChannel(builder.name, channel, create=True)
+            for channel in current - set(builder.channels):
+                m.removeHostFromChannel(builder.name, channel)
+            if builder.capacity is not None:
+                m.editHost(builder.name, capacity=builder.capacity)
+
+    def _daemon_settings(self, name: str, principal_name: str) -> builder_services.DaemonSettings:
+        env = self.env
+        hub = env.start_hub()
+        orch = env.start_orch()
+        cred = orch.checkout(principal_name, "keytab", holder=name, owner=env.owner)
+        assert cred.path is not None
+        python = env.services_python()
+        return builder_services.DaemonSettings(
+            name=name,
+            directory=env.directory / "builders" / name,
+            hub_url=hub.url,
+            files_url=hub.files_url,
+            topdir=hub.topdir,
+            ca=orch.ca_file,
+            principal=cred.principal,
+            keytab=cred.path,
+            koji_src=hub.koji_src,
+            python=python.python,
+        )
+
+    def _start(self, builder: Builder) -> None:
+        settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
+        service = builder_services.kojid(
+            settings, self.env.start_kdc().env, lambda: self._ready(builder.name)
+        )
+        self.env.chown(settings.directory)  # with the work and mock directories kojid() made
+        self.env.start_service(service)
+        builder.service = service
+
+    def _ready(self, name: str) -> bool:
+        """The hub says the host is ready: kojid logged in and reported in its loop."""
+        info = self.env.admin_session().getHost(name)
+        return bool(info and info["ready"] and info["enabled"])
+
+    def _stop(self, builder: Builder) -> None:
+        if builder.service is not None:
+            self.env.stop_service(builder.service)
+            builder.service = None
+
+    def ensure_kojira(self) -> None:
+        """kojira: it turns repo requests into newRepo tasks (no kojira, no repos in Koji 1.35)."""
+        if self.kojira is not None:
+            return
+        s = self._session()
+        if s.getUser(KOJIRA) is None:
+            principal = self.env.start_orch().realm.principal(KOJIRA)
+            s.createUser(KOJIRA, krb_principal=principal)
+        if "repo" not in s.getUserPerms(KOJIRA):
+            s.grantPermission(KOJIRA, "repo")
+        settings = self._daemon_settings(KOJIRA, KOJIRA)
+        service = builder_services.kojira(settings, self.env.start_kdc().env, self._kojira_logged_in)
+        self.env.chown(settings.directory)
+        self.env.start_service(service)
+        self.kojira = service
+
+    def _kojira_logged_in(self) -> bool:
+        """kojira holds a live session on the hub."""
+        assert self.env.postgres is not None
+        conn = self.env.postgres.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM sessions s JOIN users u ON s.user_id = u.id "
+                    "WHERE u.name = %s AND NOT s.expired",
+                    (KOJIRA,),
+                )
+                row = cur.fetchone()
+                return bool(row and row[0])
+        finally:
+            conn.close()
+
+    # -- keeping the empty state in step -----------------------------------------------------------
+
+    def pending(self) -> bool:
+        """The empty state lacks a builder that runs, or has one that stopped."""
+        return set(self.builders) != self.synced or bool(self.removed)
+
+    def settle(self) -> None:
+        """Run on the restored empty state: register what it lacks, restart those kojids."""
+        with self._lock:
+            if self.kojira is not None and not self._kojira_logged_in():
+                self.env.stop_service(self.kojira)
+                self.kojira = None
+            self.ensure_kojira()
+            s = self._session()
+            for name in self.removed:
+                if s.getHost(name) is not None:
+                    s.disableHost(name)
+            self.removed.clear()
+            for name, builder in self.builders.items():
+                if name not in self.synced:
+                    self._stop(builder)
+                    self._register(builder)
+                    self._start(builder)
+            self.synced = set(self.builders)
+
+    def stop_all(self) -> None:
+        self.stop_autoscale()
+        for builder in list(self.builders.values()):
+            self._stop(builder)
+        if self.kojira is not None:
+            self.env.stop_service(self.kojira)
+            self.kojira = None
+
+    def _autoscale(self, maximum: int, minimum: int, idle: float, interval: float) -> None:
+        idle_since: dict[str, float] = {}
+        while not self._stop_autoscale.wait(interval):
+            try:
+                s = self.env.session(koji_user(), "gssapi")
+                free = s.listTasks(opts={"state": [koji.TASK_STATES["FREE"]]})
+                busy = {t["host_id"] for t in s.listTasks(opts={"state": [koji.TASK_STATES["OPEN"]]})}
+                with self._lock:
+                    if free and len(self.builders) < maximum:
+                        self.add()
+                        continue
+                    now = time.monotonic()
+                    for name in list(self.builders):
+                        host = s.getHost(name)
+                        if host and host["id"] in busy:
+                            idle_since.pop(name, None)
+                            continue
+                        since = idle_since.setdefault(name, now)
+                        if now - since >= idle and len(self.builders) > minimum and not free:
+                            self.remove(name)
+                            idle_since.pop(name, None)
+                            break
+            except Exception as exc:  # keep scaling; a test's restore can race one round
+                log.warning("autoscale: %s", exc)
+
+
+def koji_user() -> str:
+    from pytest_boxkoji.services.postgres import ADMIN
+
+    return ADMIN

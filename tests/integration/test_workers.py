@@ -1,0 +1,97 @@
+"""kojid builders and kojira doing real work (needs Koji, createrepo_c)."""
+
+import gzip
+import re
+import time
+import xml.etree.ElementTree as ET
+
+import koji
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
+
+
+def wait_task(session, task_id, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        info = session.getTaskInfo(task_id)
+        if info["state"] in (koji.TASK_STATES["CLOSED"], koji.TASK_STATES["FAILED"], koji.TASK_STATES["CANCELED"]):
+            return info
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} still {info['state']} after {timeout} s")
+
+
+def primary_packages(repo_dir):
+    repomd = ET.parse(repo_dir / "repodata" / "repomd.xml").getroot()
+    ns = {"r": "http://linux.duke.edu/metadata/repo"}
+    (location,) = [d.find("r:location", ns).get("href") for d in repomd.findall("r:data", ns) if d.get("type") == "primary"]
+    primary = ET.fromstring(gzip.decompress((repo_dir / location).read_bytes()))
+    common = {"c": "http://linux.duke.edu/metadata/common"}
+    return {p.find("c:name", common).text: p.find("c:arch", common).text for p in primary.findall("c:package", common)}
+
+
+def test_builders_are_registered_and_ready(workers, koji_admin):
+    assert len(workers) == 1
+    host = koji_admin.getHost(workers.names[0])
+    assert host["ready"] and host["enabled"]
+    assert sorted(c["name"] for c in koji_admin.listChannels(hostID=host["id"])) == ["createrepo", "default"]
+    assert "repo" in koji_admin.getUserPerms("kojira")
+
+
+def test_built_rpm_lands_in_the_repo_kojid_writes(workers, koji_admin, koji_build_factory, koji_cli, boxkoji):
+    koji_admin.createTag("repo-build", arches="x86_64")
+    build = koji_build_factory("boxhello", "1.0", "1", arches=("noarch", "x86_64"), requires=("bash",), tag="repo-build")
+    assert koji_admin.listTagged("repo-build")[0]["nvr"] == build["nvr"] == "boxhello-1.0-1"
+    regen = koji_cli("regen-repo", "--nowait", "repo-build", user="kojiadmin")
+    assert regen.returncode == 0, regen.stderr
+    waited = koji_cli("wait-repo", "repo-build", "--request", "--build", build["nvr"], "--timeout", "2", user="kojiadmin")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    repo = koji_admin.getRepo("repo-build")
+    repo_dir = boxkoji.topdir / "repos" / "repo-build" / str(repo["id"]) / "x86_64"
+    packages = primary_packages(repo_dir)
+    assert set(packages) == {"boxhello"}  # Koji's x86_64 repo holds the x86_64 or the noarch RPM
+    tasks = koji_admin.listTasks(opts={"method": "createrepo", "state": [koji.TASK_STATES["CLOSED"]]})
+    assert {koji_admin.getHost(t["host_id"])["name"] for t in tasks} == set(workers.names)
+
+
+def test_scale_up_and_down(workers, koji_admin):
+    names = workers.scale(3)
+    assert len(names) == 3
+    assert all(koji_admin.getHost(n)["ready"] for n in names)
+    workers.scale(1)
+    assert len(workers) == 1
+    gone = set(names) - set(workers.names)
+    assert all(not koji_admin.getHost(n)["enabled"] for n in gone)
+
+
+def test_after_scaling_the_next_test_starts_clean(workers, koji_admin):
+    hosts = {h["name"]: h for h in koji_admin.listHosts()}
+    assert {n for n, h in hosts.items() if h["enabled"]} == set(workers.names)
+    assert all(hosts[n]["ready"] for n in workers.names)
+
+
+def test_tasks_are_routed_by_arch(workers, koji_admin):
+    # Koji's own `sleep` task (kojid runs it) made for an arch goes to a host that has that arch.
+    arm = workers.add(arches=("aarch64",))
+    try:
+        tasks = [(arch, koji_admin.makeTask("sleep", [0], arch=arch)) for arch in ("aarch64", "x86_64") * 2]
+        for arch, task_id in tasks:
+            info = wait_task(koji_admin, task_id)
+            assert info["state"] == koji.TASK_STATES["CLOSED"], info
+            host = koji_admin.getHost(info["host_id"])["name"]
+            assert (host == arm) == (arch == "aarch64"), (arch, host)
+    finally:
+        workers.remove(arm)
+
+
+def test_tasks_are_routed_by_channel(workers, koji_admin):
+    special = workers.add(channels=("image-builders",))
+    try:
+        task_id = koji_admin.makeTask("sleep", [0], channel="image-builders", arch="noarch")
+        info = wait_task(koji_admin, task_id)
+        assert info["state"] == koji.TASK_STATES["CLOSED"], info
+        assert koji_admin.getHost(info["host_id"])["name"] == special
+        other = wait_task(koji_admin, koji_admin.makeTask("sleep", [0], channel="default", arch="noarch"))
+        assert koji_admin.getHost(other["host_id"])["name"] != special
+    finally:
+        workers.remove(special)
