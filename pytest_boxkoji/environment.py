@@ -217,6 +217,9 @@ class Environment:
         with self._lock:
             self._start(service)
 
+    def service_alive(self, service: Service) -> bool:
+        return self.runtime.alive(service)
+
     def stop_service(self, service: Service) -> None:
         with self._lock:
             self.runtime.stop(service)

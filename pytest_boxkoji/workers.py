@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import koji
 
-from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
+from pytest_boxkoji.runtimes.processes import logs_of
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.services import builders as builder_services
 
@@ -54,6 +55,7 @@ class Workers:
         self._lock = threading.RLock()
         self._autoscaler: threading.Thread | None = None
         self._stop_autoscale = threading.Event()
+        self._local = threading.local()  # the autoscaler's thread has its own hub session
 
     # -- what tests use --------------------------------------------------------------------------
 
@@ -121,13 +123,19 @@ class Workers:
             self._stop(builder)
             self.removed.add(name)
             self.synced.discard(name)
-            self.env.admin_session().disableHost(name)
+            self._session().disableHost(name)
 
     def host(self, name: str) -> dict[str, object]:
-        return dict(self.env.admin_session().getHost(name))
+        return dict(self._session().getHost(name))
 
-    def autoscale(self, maximum: int, minimum: int = 1, idle: float = 10.0, interval: float = 1.0) -> None:
-        """Add builders while tasks wait (up to `maximum`), remove builders idle for `idle` s."""
+    def autoscale(
+        self, maximum: int, minimum: int = 1, idle: float = 10.0, interval: float = 1.0
+    ) -> Autoscaling:
+        """Add builders while tasks wait (up to `maximum`), remove builders idle for `idle` s.
+
+        Use it as a context manager (`with workers.autoscale(maximum=4): ...`) or call
+        `stop_autoscale()`; it also stops with the environment.
+        """
         self.stop_autoscale()
         self._stop_autoscale.clear()
         self._autoscaler = threading.Thread(
@@ -137,6 +145,18 @@ class Workers:
             daemon=True,
         )
         self._autoscaler.start()
+        return Autoscaling(self)
+
+    def check(self) -> None:
+        """Raise, with its log, for a builder (or kojira) whose process has died."""
+        services = [b.service for b in self.builders.values() if b.service is not None]
+        if self.kojira is not None:
+            services.append(self.kojira)
+        dead = [service for service in services if not self.env.service_alive(service)]
+        if dead:
+            raise ServiceStartError(
+                "\n".join(f"{service.name} has died.\n{logs_of(service)}" for service in dead)
+            )
 
     def stop_autoscale(self) -> None:
         if self._autoscaler is not None:
@@ -147,7 +167,8 @@ class Workers:
     # -- the hub and the processes ---------------------------------------------------------------
 
     def _session(self) -> koji.ClientSession:
-        return self.env.admin_session()
+        session: koji.ClientSession | None = getattr(self._local, "session", None)
+        return session if session is not None else self.env.admin_session()
 
     def _register(self, builder: Builder) -> None:
         orch = self.env.start_orch()
@@ -199,7 +220,7 @@ class Workers:
 
     def _ready(self, name: str) -> bool:
         """The hub says the host is ready: kojid logged in and reported in its loop."""
-        info = self.env.admin_session().getHost(name)
+        info = self._session().getHost(name)
         return bool(info and info["ready"] and info["enabled"])
 
     def _stop(self, builder: Builder) -> None:
@@ -276,7 +297,9 @@ class Workers:
         idle_since: dict[str, float] = {}
         while not self._stop_autoscale.wait(interval):
             try:
-                s = self.env.session(koji_user(), "gssapi")
+                if getattr(self._local, "session", None) is None:
+                    self._local.session = self.env.session(koji_user(), "gssapi")
+                s = self._local.session
                 free = s.listTasks(opts={"state": [koji.TASK_STATES["FREE"]]})
                 busy = {t["host_id"] for t in s.listTasks(opts={"state": [koji.TASK_STATES["OPEN"]]})}
                 with self._lock:
@@ -296,6 +319,20 @@ class Workers:
                             break
             except Exception as exc:  # keep scaling; a test's restore can race one round
                 log.warning("autoscale: %s", exc)
+                self._local.session = None
+
+
+class Autoscaling:
+    """What `Workers.autoscale()` returns: leaving its `with` block stops the autoscaler."""
+
+    def __init__(self, workers: Workers) -> None:
+        self.workers = workers
+
+    def __enter__(self) -> Workers:
+        return self.workers
+
+    def __exit__(self, *exc: object) -> None:
+        self.workers.stop_autoscale()
 
 
 def koji_user() -> str:

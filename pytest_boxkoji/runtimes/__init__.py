@@ -18,5 +18,8 @@ class Runtime(Protocol):
     def stop(self, service: Service) -> None:
         """Stop the service (SIGTERM first); never raises for a service already gone."""
 
+    def alive(self, service: Service) -> bool:
+        """The service's process (or container) is still running."""
+
     def pids(self) -> list[int]:
         """Process ids of everything this runtime started and is still running."""

@@ -147,6 +147,10 @@ class ProcessesRuntime:
                 continue
         return sorted(found)
 
+    def alive(self, service: Service) -> bool:
+        executor = self.executors.get(service.name)
+        return executor is not None and executor.running()
+
     def pid_of(self, name: str) -> int | None:
         executor = self.executors.get(name)
         return executor.process.pid if executor and executor.process else None

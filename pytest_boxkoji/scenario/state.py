@@ -61,8 +61,10 @@ class ScenarioStates:
         scenario = self.load(files, near, dirs) if files else Scenario(files=())
         name = f"s{scenario.digest}" if files else EMPTY
         workers = self.env._workers
-        if workers is not None and workers.pending():
-            self.rebase(workers.settle)
+        if workers is not None:
+            workers.check()  # a builder that died says so, with its log, before the next test
+            if workers.pending():
+                self.rebase(workers.settle)
         self._reconfigure(scenario)
         if name in self.snapshots:
             self.snapshots.restore(name)

@@ -11,6 +11,7 @@ from pytest_boxkoji.services import Service
 from pytest_boxkoji.templates import render
 
 LAUNCHER = Path(__file__).parent / "kojid_launcher.py"
+NOMOCK = Path(__file__).parent / "boxkoji_nomock.py"
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,13 @@ def kojid(
     """One builder; ready when the hub says the host is ready (kojid reports it each loop)."""
     for part in ("work", "mock"):
         (settings.directory / part).mkdir(parents=True, exist_ok=True)
+    plugins = []
+    if shutil.which("mock") is None:
+        # Mock builds fail at once, saying why, instead of deep inside kojid.
+        shutil.copy(NOMOCK, settings.directory / NOMOCK.name)
+        plugins.append(NOMOCK.stem)
     conf = settings.directory / "kojid.conf"
-    conf.write_text(render("kojid.conf", maxjobs=maxjobs, **_context(settings)))
+    conf.write_text(render("kojid.conf", maxjobs=maxjobs, plugins=plugins, **_context(settings)))
     launcher = settings.directory / LAUNCHER.name
     shutil.copy(LAUNCHER, launcher)  # readable by the service user, wherever the plugin lives
     return Service(

@@ -1,12 +1,16 @@
 """kojid builders and kojira doing real work (needs Koji, createrepo_c)."""
 
 import gzip
+import os
 import re
+import signal
 import time
 import xml.etree.ElementTree as ET
 
 import koji
 import pytest
+
+from pytest_boxkoji.errors import ServiceStartError
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 
@@ -54,6 +58,16 @@ def test_built_rpm_lands_in_the_repo_kojid_writes(workers, koji_admin, koji_buil
     assert {koji_admin.getHost(t["host_id"])["name"] for t in tasks} == set(workers.names)
 
 
+def test_dist_repo_of_unsigned_rpms(workers, koji_admin, koji_build_factory, koji_cli, boxkoji):
+    koji_admin.createTag("dist-tag", arches="x86_64")
+    koji_build_factory("boxdist", "3.0", "1", arches=("x86_64",), requires=("bash",), tag="dist-tag")
+    done = koji_cli("dist-repo", "dist-tag", "deadbeef", "--allow-missing-signatures", "--wait", user="kojiadmin")
+    assert done.returncode == 0, done.stdout + done.stderr
+    repo = koji_admin.getRepo("dist-tag", dist=True)
+    repo_dir = boxkoji.topdir / "repos-dist" / "dist-tag" / str(repo["id"]) / "x86_64"
+    assert primary_packages(repo_dir) == {"boxdist": "x86_64"}
+
+
 def test_scale_up_and_down(workers, koji_admin):
     names = workers.scale(3)
     assert len(names) == 3
@@ -95,3 +109,44 @@ def test_tasks_are_routed_by_channel(workers, koji_admin):
         assert koji_admin.getHost(other["host_id"])["name"] != special
     finally:
         workers.remove(special)
+
+
+def test_a_mock_build_fails_saying_why(workers, koji_admin, koji_build_factory):
+    task_id = koji_admin.makeTask("buildArch", ["work/nothing.src.rpm", "dist-build", "x86_64", False], arch="x86_64")
+    info = wait_task(koji_admin, task_id)
+    assert info["state"] == koji.TASK_STATES["FAILED"]
+    with pytest.raises(koji.BuildError, match=r"buildArch task \d+: this builder has no mock \(Debian does not package it\)"):
+        koji_admin.getTaskResult(task_id)
+
+
+def test_autoscale_adds_builders_while_tasks_wait_and_removes_idle_ones(workers, koji_admin):
+    assert len(workers) == 1
+    seen = 1
+    with workers.autoscale(maximum=3, minimum=1, idle=2, interval=0.5):
+        tasks = [koji_admin.makeTask("sleep", [4], arch="noarch") for _ in range(8)]
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            seen = max(seen, len(workers))
+            states = {koji_admin.getTaskInfo(t)["state"] for t in tasks}
+            if states == {koji.TASK_STATES["CLOSED"]} and len(workers) == 1:
+                break
+            time.sleep(0.5)
+    assert seen > 1, "no builder was added while tasks waited"
+    assert {koji_admin.getTaskInfo(t)["state"] for t in tasks} == {koji.TASK_STATES["CLOSED"]}
+    assert len(workers) == 1, "idle builders were not removed"
+    hosts = {koji_admin.getHost(koji_admin.getTaskInfo(t)["host_id"])["name"] for t in tasks}
+    assert len(hosts) > 1  # the added builders did some of the work
+
+
+def test_a_builder_that_dies_is_reported_with_its_log(workers, boxkoji):
+    name = workers.add()
+    service = workers.builders[name].service
+    pid = boxkoji.runtime.pid_of(service.name)
+    os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 10
+    while boxkoji.service_alive(service) and time.monotonic() < end:
+        time.sleep(0.1)
+    with pytest.raises(ServiceStartError, match=rf"(?s)kojid:{re.escape(name)} has died\..*Last lines of .*kojid\.log"):
+        workers.check()
+    workers.remove(name)
+    workers.check()
