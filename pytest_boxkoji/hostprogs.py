@@ -62,6 +62,9 @@ MOD_AUTH_GSSAPI = Program(
     APACHE_MODULE_DIRS,
     is_file=True,
 )
+CREATEREPO = Program(
+    "createrepo_c", "kojid's repositories (newRepo, dist-repo)", "createrepo-c", "createrepo_c"
+)
 APXS = Program("apxs", "building mod_wsgi for the services' Python", "apache2-dev", "httpd-devel", SBIN)
 
 

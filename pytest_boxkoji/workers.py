@@ -9,6 +9,7 @@ because its session only existed in the state the test left behind.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import koji
 
+from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
 from pytest_boxkoji.runtimes.processes import logs_of
 from pytest_boxkoji.services import Service
@@ -68,6 +70,8 @@ class Workers:
 
     def start(self, count: int) -> None:
         """The first `count` builders and kojira, made part of the empty state."""
+        hostprogs.find(hostprogs.CREATEREPO)
+        self._check_python()
         states = self.env._scenarios
 
         def change() -> None:
@@ -227,6 +231,21 @@ class Workers:
         if builder.service is not None:
             self.env.stop_service(builder.service)
             builder.service = None
+
+    def _check_python(self) -> None:
+        """kojid imports Debian's dnf and librepo bindings through the services' virtualenv."""
+        python = self.env.services_python().python
+        done = subprocess.run(
+            [str(python), "-c", "import dnf, librepo, rpm, multilib"], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise BoxKojiError(
+                f"kojid cannot run in the services' Python ({python}): "
+                f"{done.stderr.strip().splitlines()[-1]}.\nTo fix this, install the system packages "
+                "kojid imports: Debian/Ubuntu: apt-get install python3-dnf python3-librepo python3-rpm; "
+                "Fedora/RHEL: dnf install python3-dnf python3-librepo python3-rpm. The services' "
+                "virtualenv sees them (it is made with --system-site-packages)."
+            )
 
     def ensure_kojira(self) -> None:
         """kojira: it turns repo requests into newRepo tasks (no kojira, no repos in Koji 1.35)."""

@@ -133,3 +133,20 @@ def test_coverage_options_from_env_and_ini(pytester, monkeypatch):
     monkeypatch.setenv("BOXKOJI_COV_HUB_REPORT", "xml:a.xml,term")
     result = pytester.runpytest("-s")
     result.stdout.fnmatch_lines(["*COV True [[]'xml:a.xml', 'term'[]] 12.5*"])
+
+
+def test_workers_option(pytester, monkeypatch):
+    pytester.makepyfile(
+        """
+        from pytest_boxkoji.factories import CONFIG_KEY
+        def test_show(request):
+            print("WORKERS", request.config.stash[CONFIG_KEY].workers)
+        """
+    )
+    pytester.runpytest("-s").stdout.fnmatch_lines(["*WORKERS 1*"])
+    pytester.runpytest("-s", "--boxkoji-workers=3").stdout.fnmatch_lines(["*WORKERS 3*"])
+    monkeypatch.setenv("BOXKOJI_WORKERS", "0")
+    pytester.runpytest("-s").stdout.fnmatch_lines(["*WORKERS 0*"])
+    result = pytester.runpytest("--boxkoji-workers=many")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--boxkoji-workers='many': the number of builders must be a whole number >= 0*"])
