@@ -18,10 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import koji
 
-from pytest_boxkoji import clients, kojisrc, ports, servicespy
+from pytest_boxkoji import clients, hostprogs, kojisrc, servicespy
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import APP as COVERAGE_APP
@@ -55,8 +56,7 @@ class Environment:
         self.directory = Path(tempfile.mkdtemp(prefix=f"boxkoji-{self.id}-"))
         self.directory.chmod(0o711)
         self.owner = service_owner(config.service_user)
-        user = config.service_user if os.geteuid() == 0 else None
-        self.runtime = ProcessesRuntime(user, self.marker, keep=config.keep)
+        self.runtime: Any = choose_runtime(config, self.marker, self.directory)
         self.timings: dict[str, float] = {}
         self.services: list[Service] = []
         self._source = source
@@ -99,11 +99,14 @@ class Environment:
         with self._lock:
             if self.realm is None:
                 with self._phase("kdc"):
-                    (port,) = ports.claim(1)
-                    realm = Realm(self.directory / "kdc", port)
+                    endpoint = self.runtime.endpoint("kdc", 88)
+                    tools = self.runtime.tools(
+                        "kdc", hostprogs.KRB5KDC, hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL
+                    )
+                    realm = Realm(self.directory / "kdc", endpoint, tools)
                     realm.create()
-                    self._start(kdc_service.service(realm))
                     self._set_environ(realm.env | {"KRB5CCNAME": f"FILE:{realm.directory}/krb5cc_default"})
+                    self._start(kdc_service.service(realm))
                 self.realm = realm
             return self.realm
 
@@ -120,25 +123,34 @@ class Environment:
             if self.postgres is None:
                 source = self.source()
                 with self._phase("postgres"):
-                    port_template, port = ports.claim(2)
+                    tools = self.runtime.tools("postgres", hostprogs.INITDB, hostprogs.POSTGRES)
+                    self.runtime_mount(self.config.cache_dir)
                     template = ensure_template(
                         self.config.cache_dir / "templates",
                         source.schema,
                         kdc_service.REALM,
                         self.owner,
-                        port_template,
+                        lambda directory: Cluster(
+                            directory, self.runtime.endpoint("postgres-build", 5432), tools, "postgres-build"
+                        ),
                         self._run_once,
                     )
-                    cluster = Cluster(self.directory / "postgres", port)
+                    cluster = Cluster(
+                        self.directory / "postgres", self.runtime.endpoint("postgres", 5432), tools
+                    )
                     clone(template, cluster, self.owner)
                     self._start(cluster.service())
                 self.postgres = cluster
             return self.postgres
 
     def _run_once(self, service: Service) -> Callable[[], None]:
-        runtime = ProcessesRuntime(self.runtime.service_user, self.marker)
-        runtime.start(service)
-        return lambda: runtime.stop(service)
+        self.runtime.start(service)
+        return lambda: self.runtime.stop(service)
+
+    def runtime_mount(self, path: Path) -> None:
+        """Make a host directory visible to the services at the same path (containers)."""
+        if hasattr(self.runtime, "mount"):
+            self.runtime.mount(path)
 
     def start_hub(self) -> HubSettings:
         with self._lock:
@@ -148,13 +160,18 @@ class Environment:
                 cluster = self.start_postgres()
                 python = self.services_python()
                 with self._phase("hub"):
-                    (port,) = ports.claim(1)
+                    endpoint = self.runtime.endpoint("hub", 8443)
+                    tools = self.runtime.tools(
+                        "hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI
+                    )
+                    self.runtime_mount(source.path)
                     hosts = hub_service.HOSTNAMES
                     cert = orch.checkout("hub", "server_cert", holder="hub", hosts=hosts, owner=self.owner)
                     keytab = orch.checkout("HTTP", "keytab", holder="hub", hosts=hosts, owner=self.owner)
                     settings = HubSettings(
                         directory=self.directory / "hub",
-                        port=port,
+                        endpoint=endpoint,
+                        tools=tools,
                         koji_src=source.path,
                         python_home=python.root,
                         mod_wsgi=python.mod_wsgi,
@@ -163,8 +180,8 @@ class Environment:
                         ca=orch.ca_file,
                         keytab=keytab.path,  # type: ignore[arg-type]
                         realm=orch.realm.realm,
-                        db_host=str(cluster.socket_dir),
-                        db_port=cluster.port,
+                        db_host=cluster.endpoint.host,
+                        db_port=cluster.endpoint.port,
                         topdir=self.directory / "topdir",
                         proxy_principals=f"HTTP/localhost@{orch.realm.realm}",
                         proxy_dns=orch.ca.subject_dn("kojiweb"),
@@ -181,7 +198,7 @@ class Environment:
                         self.directory / "koji.conf",
                         settings.url,
                         settings.files_url,
-                        f"https://localhost:{port}/koji",
+                        f"https://localhost:{endpoint.client_port}/koji",
                         settings.topdir,
                         orch.ca_file,
                     )
@@ -202,9 +219,14 @@ class Environment:
         """The virtualenv the hub, kojid and kojira run in (built once, cached)."""
         with self._lock:
             if self._python is None:
+                in_image = getattr(self.runtime, "services_python", None)
                 with self._phase("services python"):
-                    self._python = servicespy.ensure(
-                        self.config.cache_dir, self.config.services_python, self.source().version
+                    self._python = (
+                        in_image()
+                        if in_image
+                        else servicespy.ensure(
+                            self.config.cache_dir, self.config.services_python, self.source().version
+                        )
                     )
             return self._python
 
@@ -218,7 +240,7 @@ class Environment:
             self._start(service)
 
     def service_alive(self, service: Service) -> bool:
-        return self.runtime.alive(service)
+        return bool(self.runtime.alive(service))
 
     def stop_service(self, service: Service) -> None:
         with self._lock:
@@ -410,6 +432,8 @@ class Environment:
             leftovers = sweep(self.marker)
             if leftovers:
                 log.warning("killed leftover processes %s of %s", leftovers, self.directory)
+            if hasattr(self.runtime, "close"):
+                self.runtime.close()
             self._restore_environ()
             shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -439,6 +463,39 @@ class Environment:
             lines.append(f"  koji:     koji -c {self.koji_config} -p {clients.PROFILE} hello")
         lines.append(f"  stop:     kill {pids} && rm -rf {self.directory}")
         return "\n".join(lines)
+
+
+PROCESS_PROGRAMS = (
+    hostprogs.KRB5KDC,
+    hostprogs.KDB5_UTIL,
+    hostprogs.KADMIN_LOCAL,
+    hostprogs.INITDB,
+    hostprogs.POSTGRES,
+    hostprogs.MOD_SSL,
+    hostprogs.MOD_AUTH_GSSAPI,
+    hostprogs.APXS,
+)
+
+
+def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Any:
+    """processes when asked for, or (auto) when every host program is here; else containers."""
+    user = config.service_user if os.geteuid() == 0 else None
+    if config.runtime == "processes":
+        return ProcessesRuntime(user, marker, keep=config.keep)
+    missing = [p for p in PROCESS_PROGRAMS if hostprogs.locate(p) is None]
+    if config.runtime == "auto" and not missing:
+        return ProcessesRuntime(user, marker, keep=config.keep)
+    from pytest_boxkoji.runtimes import containers
+
+    client = containers.engine()
+    if client is None:
+        if config.runtime == "containers":
+            raise BoxKojiError(containers.engine_problem())
+        raise BoxKojiError(
+            "--boxkoji-runtime=auto found neither runtime usable.\n"
+            f"processes: {hostprogs.describe_missing(missing)}\ncontainers: {containers.engine_problem()}"
+        )
+    return containers.ContainersRuntime(client, marker, config.cache_dir, [directory], keep=config.keep)
 
 
 def sweep_candidates(marker: str) -> list[int]:

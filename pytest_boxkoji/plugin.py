@@ -18,11 +18,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     cfg = read_config(config)
-    if cfg.enabled and cfg.runtime == "containers":
-        raise pytest.UsageError(
-            "--boxkoji-runtime=containers is not available in this version of pytest-boxkoji yet. "
-            "Use --boxkoji-runtime=processes (or auto) with the host programs installed."
-        )
     config.stash[CONFIG_KEY] = cfg
     config.addinivalue_line(
         "markers",

@@ -14,7 +14,9 @@ from mirakuru import Executor
 from mirakuru.base import ENV_UUID
 from mirakuru.exceptions import ProcessFinishedWithError, TimeoutExpired
 
+from pytest_boxkoji import hostprogs, ports
 from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.runtimes.tools import Endpoint, HostTools
 from pytest_boxkoji.services import Service
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,16 @@ class ProcessesRuntime:
             except psutil.NoSuchProcess:
                 continue
         return sorted(found)
+
+    def endpoint(self, service: str, port: int) -> Endpoint:
+        """A free port on 127.0.0.1, the same for the services and the test process."""
+        (free,) = ports.claim(1)
+        return Endpoint(
+            bind="127.0.0.1", host="127.0.0.1", port=free, client_host="127.0.0.1", client_port=free
+        )
+
+    def tools(self, image: str, *programs: hostprogs.Program) -> HostTools:
+        return HostTools(*programs)
 
     def alive(self, service: Service) -> bool:
         executor = self.executors.get(service.name)

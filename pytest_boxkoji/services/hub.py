@@ -14,6 +14,7 @@ import psutil
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.templates import render
 
@@ -42,7 +43,8 @@ class HubSettings:
     """Everything the hub's config files depend on."""
 
     directory: Path
-    port: int
+    endpoint: Endpoint
+    tools: Tools
     koji_src: Path
     python_home: Path
     mod_wsgi: Path
@@ -63,21 +65,30 @@ class HubSettings:
     app: Path | None = None  # the WSGI script (default: Koji's kojiapp.py; --cov-hub wraps it)
 
     @property
+    def port(self) -> int:
+        return self.endpoint.client_port
+
+    @property
     def url(self) -> str:
-        return f"https://localhost:{self.port}/kojihub"
+        """The test process's view of the hub."""
+        return f"https://localhost:{self.endpoint.client_port}/kojihub"
+
+    @property
+    def service_url(self) -> str:
+        """The other services' view (builders, web)."""
+        return f"https://{self.endpoint.host}:{self.endpoint.port}/kojihub"
 
     @property
     def files_url(self) -> str:
-        return f"https://localhost:{self.port}/kojifiles"
+        return f"https://localhost:{self.endpoint.client_port}/kojifiles"
+
+    @property
+    def service_files_url(self) -> str:
+        return f"https://{self.endpoint.host}:{self.endpoint.port}/kojifiles"
 
 
-def apache_binary() -> Path:
-    return hostprogs.find_one_of(hostprogs.APACHE, hostprogs.APACHE_FEDORA)
-
-
-def modules_dir() -> Path:
-    (ssl, _gss) = hostprogs.find(hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
-    return ssl.parent
+def modules_dir(tools: Tools) -> Path:
+    return Path(tools.path(hostprogs.MOD_SSL)).parent
 
 
 def configure(settings: HubSettings) -> Path:
@@ -87,7 +98,8 @@ def configure(settings: HubSettings) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     for part in TOPDIR_PARTS:
         (settings.topdir / part).mkdir(exist_ok=True)
-    mods = modules_dir()
+    mods = modules_dir(settings.tools)
+    tools = settings.tools
     write_hub_conf(settings)
     httpd_conf = conf / "httpd.conf"
     httpd_conf.write_text(
@@ -95,10 +107,11 @@ def configure(settings: HubSettings) -> Path:
             "httpd.conf",
             run_dir=run,
             log_dir=logs,
-            port=settings.port,
+            bind=settings.endpoint.bind,
+            port=settings.endpoint.port,
             user=None,
             group=None,
-            modules=[(name, file) for name, file in MODULES if (mods / file).exists()],
+            modules=[(name, file) for name, file in MODULES if tools.has_file(mods / file)],
             modules_dir=mods,
             mod_wsgi=settings.mod_wsgi,
             python_home=settings.python_home,
@@ -134,7 +147,7 @@ def hub_settings(settings: HubSettings) -> dict[str, str]:
         "ProxyPrincipals": settings.proxy_principals,
         "ProxyDNs": settings.proxy_dns,
         "HostPrincipalFormat": f"compile/%s@{settings.realm}",
-        "KojiWebURL": f"https://localhost:{settings.port}/koji",
+        "KojiWebURL": f"https://localhost:{settings.endpoint.client_port}/koji",
         "DisableNotifications": "True",
         # Debug logging grows the log by hundreds of thousands of lines.
         "LogLevel": "WARNING",
@@ -172,13 +185,14 @@ def service(settings: HubSettings, env: dict[str, str]) -> Service:
     run = settings.directory / "run"
     return Service(
         name="hub",
-        command=[str(apache_binary()), "-f", str(httpd_conf), "-DFOREGROUND"],
+        command=[settings.tools.path(hostprogs.APACHE), "-f", str(httpd_conf), "-DFOREGROUND"],
         ready=lambda: answers(settings),
         log=settings.directory / "logs" / "httpd.stdout.log",
         extra_logs=(settings.directory / "logs" / "httpd-error.log",),
         env={**env, "KRB5RCACHEDIR": str(run), "LANG": "C.UTF-8", "HOME": str(run)},
         deadline=60,
-        ports={"https": settings.port},
+        ports={"https": settings.endpoint.port},
+        image="hub",
         depends_on=("kdc", "postgres"),
     )
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from pathlib import Path
+
+import gssapi
+from gssapi.raw.misc import GSSError
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import KerberosError
+from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.templates import render
 
@@ -19,16 +22,19 @@ PROBE = "boxkoji-probe"
 class Realm:
     """A Kerberos realm kept in `directory`: krb5.conf, kdc.conf, the database and keytabs."""
 
-    def __init__(self, directory: Path, port: int, realm: str = REALM) -> None:
+    def __init__(self, directory: Path, endpoint: Endpoint, tools: Tools, realm: str = REALM) -> None:
         self.directory = directory
-        self.port = port
+        self.endpoint = endpoint
+        self.tools = tools
         self.realm = realm
-        self.krb5_conf = directory / "krb5.conf"
+        self.krb5_conf = directory / "krb5.conf"  # the test process's view: the published port
+        self.services_krb5_conf = directory / "krb5-services.conf"  # the services' view
         self.kdc_conf = directory / "kdc.conf"
         self.log = directory / "krb5kdc.log"
-        self.krb5kdc, self.kdb5_util, self.kadmin_local, self.kinit = hostprogs.find(
-            hostprogs.KRB5KDC, hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL, hostprogs.KINIT
-        )
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.client_port
 
     @property
     def env(self) -> dict[str, str]:
@@ -41,31 +47,33 @@ class Realm:
     def create(self) -> None:
         """Write the config files and create the realm database (no process is started)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        listen = f"127.0.0.1:{self.port}"
+        end = self.endpoint
         self.krb5_conf.write_text(
-            render("krb5.conf", realm=self.realm, directory=self.directory, kdcs=[listen])
+            render("krb5.conf", realm=self.realm, directory=self.directory, kdcs=[end.client_address])
         )
+        self.services_krb5_conf.write_text(
+            render("krb5.conf", realm=self.realm, directory=self.directory, kdcs=[end.address])
+        )
+        listen = f"{end.bind}:{end.port}"
         self.kdc_conf.write_text(
             render("kdc.conf", realm=self.realm, directory=self.directory, listen=listen, log=self.log)
         )
         (self.directory / "kadm5.acl").write_text(f"*/admin@{self.realm} *\n")
-        self._run([str(self.kdb5_util), "-r", self.realm, "create", "-s", "-W", "-P", secrets.token_hex(16)])
+        self._run(hostprogs.KDB5_UTIL, ["-r", self.realm, "create", "-s", "-W", "-P", secrets.token_hex(16)])
         self.add_principal(PROBE)
         self.export_keytab(self.directory / "probe.keytab", [PROBE])
 
-    def _run(self, command: list[str]) -> str:
-        done = subprocess.run(
-            command, env={**os.environ, **self.env}, capture_output=True, text=True, check=False
-        )
+    def _run(self, program: hostprogs.Program, args: list[str]) -> str:
+        done = self.tools.run(program, args, self.env)
         if done.returncode != 0:
             raise KerberosError(
-                f"`{' '.join(command)}` failed (exit {done.returncode}) for realm {self.realm} in "
-                f"{self.directory}:\n{done.stderr.strip() or done.stdout.strip()}"
+                f"`{program.name} {' '.join(args)}` failed (exit {done.returncode}) for realm {self.realm} "
+                f"in {self.directory}:\n{done.stderr.strip() or done.stdout.strip()}"
             )
         return done.stdout
 
     def kadmin(self, query: str) -> str:
-        return self._run([str(self.kadmin_local), "-r", self.realm, "-q", query])
+        return self._run(hostprogs.KADMIN_LOCAL, ["-r", self.realm, "-q", query])
 
     def add_principal(self, name: str) -> str:
         principal = self.principal(name)
@@ -88,26 +96,37 @@ class Realm:
         return path
 
     def kinit_works(self) -> bool:
-        """A kinit of the probe principal with its keytab succeeds."""
-        done = subprocess.run(
-            [str(self.kinit), "-k", "-t", str(self.directory / "probe.keytab"), self.principal(PROBE)],
-            env={**os.environ, **self.env, "KRB5CCNAME": "MEMORY:boxkoji-probe"},
-            capture_output=True,
-            timeout=5,
-            check=False,
-        )
-        return done.returncode == 0
+        """Initial credentials for the probe principal from its keytab (what kinit -k does)."""
+        saved = {k: os.environ.get(k) for k in ("KRB5_CONFIG",)}
+        os.environ["KRB5_CONFIG"] = str(self.krb5_conf)
+        try:
+            name = gssapi.Name(self.principal(PROBE), gssapi.NameType.kerberos_principal)
+            store: dict[bytes | str, bytes | str] = {
+                "client_keytab": str(self.directory / "probe.keytab"),
+                "ccache": "MEMORY:boxkoji-probe",
+            }
+            creds = gssapi.Credentials(name=name, usage="initiate", store=store)
+            return creds.lifetime > 0
+        except GSSError:
+            return False
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def service(realm: Realm) -> Service:
     """The krb5kdc process for a realm that `Realm.create()` has made."""
     return Service(
         name="kdc",
-        command=[str(realm.krb5kdc), "-n", "-r", realm.realm],
+        command=[realm.tools.path(hostprogs.KRB5KDC), "-n", "-r", realm.realm],
         ready=realm.kinit_works,
         log=realm.directory / "krb5kdc.stdout.log",
         env=realm.env,
         deadline=15,
-        ports={"kdc": realm.port},
-        unprivileged=False,  # its database and stash belong to whoever runs pytest
+        ports={"kdc": realm.endpoint.port},
+        unprivileged=False,
+        image="kdc",  # its database and stash belong to whoever runs pytest
     )

@@ -16,6 +16,7 @@ from filelock import FileLock
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Service
 
 DB_USER = "koji"
@@ -42,22 +43,29 @@ SETTINGS = {
 
 
 class Cluster:
-    """One PostgreSQL data directory with its socket directory and port."""
+    """One PostgreSQL data directory, the address it listens on, and the programs it runs."""
 
-    def __init__(
-        self, directory: Path, port: int, listen: str = "127.0.0.1", socket_dir: Path | None = None
-    ) -> None:
+    def __init__(self, directory: Path, endpoint: Endpoint, tools: Tools, name: str = "postgres") -> None:
         self.directory = directory
         self.data = directory / "data"
-        # A Unix socket path is limited to 107 bytes: deep cache directories need another place.
-        self.socket_dir = socket_dir or directory / "run"
-        self.port = port
-        self.listen = listen
+        self.endpoint = endpoint
+        self.tools = tools
+        self.name = name
+        # A Unix socket path is limited to 107 bytes: deep (cache) directories use a short one.
+        self.socket_dir = directory / "run"
+        if len(str(self.socket_dir / ".s.PGSQL.65535")) > 100:
+            self.socket_dir = Path(tempfile.gettempdir()) / f"boxkoji-pg-{endpoint.client_port}"
+        self.hba = directory / "pg_hba.conf"
         self.log = directory / "postgres.log"
-        self.initdb, self.postgres = hostprogs.find(hostprogs.INITDB, hostprogs.POSTGRES)
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.client_port
 
     def dsn(self, dbname: str = DB_NAME) -> str:
-        return f"host={self.socket_dir} port={self.port} user={DB_USER} dbname={dbname}"
+        """The test process's view: TCP to the published address."""
+        end = self.endpoint
+        return f"host={end.client_host} port={end.client_port} user={DB_USER} dbname={dbname}"
 
     def connect(self, dbname: str = DB_NAME) -> psycopg2.extensions.connection:
         return psycopg2.connect(self.dsn(dbname), connect_timeout=3)
@@ -69,34 +77,45 @@ class Cluster:
             return bool(cur.fetchone())
 
     def service(self) -> Service:
+        end = self.endpoint
+        # Throwaway cluster on a private address or network: trust is enough, nothing else listens.
+        peers = "127.0.0.1/32" if end.bind == "127.0.0.1" else "all"
+        self.hba.write_text(f"local all all trust\nhost all all {peers} trust\n")
+        self.socket_dir.mkdir(exist_ok=True)
+        owner = self.directory.stat()
+        os.chown(self.socket_dir, owner.st_uid, owner.st_gid)  # PostgreSQL's own user makes the socket
         command = [
-            str(self.postgres),
+            self.tools.path(hostprogs.POSTGRES),
             "-D",
             str(self.data),
             "-p",
-            str(self.port),
+            str(end.port),
             "-k",
             str(self.socket_dir),
             "-c",
-            f"listen_addresses={self.listen}",
+            f"listen_addresses={end.bind}",
+            "-c",
+            f"hba_file={self.hba}",
         ]
         for key, value in SETTINGS.items():
             command += ["-c", f"{key}={value}"]
         return Service(
-            name="postgres",
+            name=self.name,
             command=command,
             ready=self.accepts_connections,
             log=self.log,
             deadline=30,
-            ports={"postgres": self.port},
+            ports={"postgres": end.port},
             # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for the hub's connections.
             stop_signal=signal.SIGINT,
+            image="postgres",
         )
 
     def version(self) -> str:
-        return subprocess.run(
-            [str(self.postgres), "--version"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        done = self.tools.run(hostprogs.POSTGRES, ["--version"], {})
+        if done.returncode != 0:
+            raise ServiceStartError(f"`postgres --version` failed: {done.stderr.strip()}")
+        return done.stdout.strip()
 
 
 def template_key(cluster: Cluster, schema: Path, realm: str, owner_uid: int) -> str:
@@ -136,74 +155,54 @@ def ensure_template(
     schema: Path,
     realm: str,
     owner: tuple[int, int],
-    port: int,
+    builder: Callable[[Path], Cluster],
     run: Callable[[Service], Callable[[], None]],
 ) -> Path:
     """The cached data directory holding Koji's schema; built once per (PostgreSQL, schema).
 
-    `run` starts a service and returns a function that stops it: the runtime decides how.
+    `builder(directory)` makes the cluster that builds it; `run` starts a service and returns a
+    function that stops it: the runtime decides where and how.
     """
-    probe = Cluster(cache_dir, port, listen="")
-    target = cache_dir / "pg" / template_key(probe, schema, realm, owner[0])
-    if (target / "data" / "PG_VERSION").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
+    target = cache_dir / "pg"
+    target.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=".build-", dir=target))
+    try:
+        cluster = builder(build)
+        target = target / template_key(cluster, schema, realm, owner[0])
         if (target / "data" / "PG_VERSION").exists():
             return target
-        build = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-        sockets = Path(tempfile.mkdtemp(prefix="boxkoji-pg-"))
-        try:
-            cluster = Cluster(build, port, listen="", socket_dir=sockets)
+        with FileLock(str(target) + ".lock"):
+            if (target / "data" / "PG_VERSION").exists():
+                return target
             init(cluster, owner)
             stop = run(cluster.service())
             try:
                 load_schema(cluster, schema, realm)
             finally:
                 stop()
-            cluster.log.unlink(missing_ok=True)
+            for extra in (cluster.log, cluster.hba):
+                extra.unlink(missing_ok=True)
+            shutil.rmtree(cluster.socket_dir, ignore_errors=True)
             build.rename(target)
-        finally:
-            shutil.rmtree(build, ignore_errors=True)
-            shutil.rmtree(sockets, ignore_errors=True)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
     return target
 
 
 def init(cluster: Cluster, owner: tuple[int, int]) -> None:
     """initdb as the owner (PostgreSQL refuses root)."""
     cluster.directory.mkdir(parents=True, exist_ok=True)
-    cluster.socket_dir.mkdir(exist_ok=True)
-    for path in (cluster.directory, cluster.socket_dir):
-        os.chown(path, *owner)
-    done = subprocess.run(
-        [
-            str(cluster.initdb),
-            "-D",
-            str(cluster.data),
-            "-U",
-            DB_USER,
-            "-A",
-            "trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        user=owner[0] if os.geteuid() == 0 else None,
-        group=owner[1] if os.geteuid() == 0 else None,
-        extra_groups=[] if os.geteuid() == 0 else None,
-    )
+    os.chown(cluster.directory, *owner)
+    args = ["-D", str(cluster.data), "-U", DB_USER, "-A", "trust", "--no-sync", "-E", "UTF8", "--no-locale"]
+    done = cluster.tools.run(hostprogs.INITDB, args, {}, user=owner)
     if done.returncode != 0:
-        raise ServiceStartError(f"initdb failed for {cluster.data}:\n{done.stderr.strip()}")
+        raise ServiceStartError(
+            f"initdb failed for {cluster.data}:\n{done.stderr.strip() or done.stdout.strip()}"
+        )
 
 
 def clone(template: Path, cluster: Cluster, owner: tuple[int, int]) -> None:
     """Copy the template data directory into the session's cluster, keeping ownership."""
     cluster.directory.mkdir(parents=True, exist_ok=True)
-    cluster.socket_dir.mkdir(exist_ok=True)
     subprocess.run(["cp", "-a", str(template / "data"), str(cluster.data)], check=True)
-    for path in (cluster.directory, cluster.socket_dir):
-        os.chown(path, *owner)
+    os.chown(cluster.directory, *owner)

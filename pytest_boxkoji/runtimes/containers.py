@@ -1,0 +1,444 @@
+"""The containers runtime: every service in its own container, through testcontainers.
+
+Docker or Podman, reached through DOCKER_HOST or the default socket. One private network per
+session with aliases (kdc.koji.box, ...); only what the test process needs is published, on
+127.0.0.1. The session's directory, Koji's tree and the cache are mounted at the same paths as on
+the host, so the config files the service descriptions render work unchanged in the containers.
+Everything made carries the session label; a sweep removes what crashed sessions left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from pytest_boxkoji import hostprogs, ports
+from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
+from pytest_boxkoji.runtimes.tools import Endpoint
+from pytest_boxkoji.services import Service
+
+LABEL = "io.pytest-boxkoji.session"
+PID_LABEL = "io.pytest-boxkoji.pid"
+DOCKERFILES = Path(__file__).resolve().parent.parent.parent / "containers"
+DEFAULT_BASE = "docker.io/library/debian:bookworm-slim"
+# Installed with --no-deps: gssapi, Cheetah, rpm, dnf come from Debian's packages in the image.
+WHEELS = (
+    "psycopg2-binary",
+    "requests",
+    "charset-normalizer",
+    "idna",
+    "urllib3",
+    "certifi",
+    "requests-gssapi",
+    "defusedxml",
+    "python-dateutil",
+    "six",
+    "python-multilib",
+    "coverage>=7.4,<8",
+)
+# Where Debian's packages put the programs the service descriptions name.
+IMAGE_PATHS = {
+    "postgres": "/usr/lib/postgresql/15/bin/postgres",
+    "initdb": "/usr/lib/postgresql/15/bin/initdb",
+    "apache2": "/usr/sbin/apache2",
+    "mod_ssl.so": "/usr/lib/apache2/modules/mod_ssl.so",
+    "mod_auth_gssapi.so": "/usr/lib/apache2/modules/mod_auth_gssapi.so",
+}
+# Debian's apache2 has these compiled in (a LoadModule for them would fail).
+IMAGE_BUILTIN_MODULES = {"mod_unixd.so", "mod_log_config.so"}
+SERVICES_VENV = Path("/opt/boxkoji/venv")
+MOD_WSGI = "mod_wsgi==5.0.2"
+
+
+def engine() -> Any:
+    """A docker client for the engine that answers, or None (imported only when needed)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except Exception:
+        return None
+
+
+def engine_problem() -> str:
+    where = os.environ.get("DOCKER_HOST", "the default socket (/var/run/docker.sock)")
+    return (
+        f"No container engine answered at {where}. Start Docker, or Podman's Docker-API socket "
+        "(`podman system service --time=0 unix:///run/podman/podman.sock` and "
+        "DOCKER_HOST=unix:///run/podman/podman.sock), or use --boxkoji-runtime=processes."
+    )
+
+
+def _alive(pid: str) -> bool:
+    try:
+        return bool(psutil.pid_exists(int(pid)))
+    except ValueError:
+        return False
+
+
+def sweep_stale(client: Any) -> list[str]:
+    """Remove containers and networks of sessions whose pytest process is gone."""
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        if not _alive(container.labels.get(PID_LABEL, "")):
+            container.remove(force=True)
+            removed.append(container.name)
+    for network in client.networks.list(filters={"label": LABEL}):
+        if not _alive(network.attrs.get("Labels", {}).get(PID_LABEL, "") or ""):
+            network.remove()
+            removed.append(network.name)
+    return removed
+
+
+class Images:
+    """Service images built from containers/, tagged by a hash of their inputs, kept as a cache."""
+
+    def __init__(self, client: Any, cache_dir: Path, base_image: str = DEFAULT_BASE) -> None:
+        self.client = client
+        self.cache_dir = cache_dir
+        self.base_image = base_image
+        self.built: dict[str, str] = {}
+
+    def wheelhouse(self) -> Path:
+        """Python packages for the services' virtualenv, downloaded on the host once."""
+        key = hashlib.sha256("\n".join((*WHEELS, MOD_WSGI)).encode()).hexdigest()[:12]
+        target = self.cache_dir / "wheelhouse" / key
+        if not (target / ".complete").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "--python-version",
+                    "3.11",
+                    "--platform",
+                    "manylinux2014_x86_64",
+                    "--platform",
+                    "manylinux_2_28_x86_64",
+                    "--implementation",
+                    "cp",
+                    "-d",
+                    str(target),
+                    *WHEELS,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode == 0:
+                # mod_wsgi is built in the hub image, against the services' Python.
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                        "--no-deps",
+                        "--no-binary",
+                        "mod_wsgi",
+                        "-d",
+                        str(target),
+                        MOD_WSGI,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+            if done.returncode != 0:
+                raise BoxKojiError(
+                    f"Downloading the services' Python packages failed:\n{done.stderr[-2000:]}"
+                )
+            (target / ".complete").touch()
+        return target
+
+    def ensure(self, name: str) -> str:
+        """The tag of image `name` (base, kdc, ...), built now if its inputs changed."""
+        if name in self.built:
+            return self.built[name]
+        dockerfile = DOCKERFILES / name / "Dockerfile"
+        args: dict[str, str] = {}
+        digest = hashlib.sha256(dockerfile.read_bytes())
+        context = Path(tempfile.mkdtemp(prefix="boxkoji-image-"))
+        try:
+            shutil.copy(dockerfile, context / "Dockerfile")
+            if name == "base":
+                args["BASE_IMAGE"] = self.base_image
+                digest.update(self.base_image.encode())
+                wheels = self.wheelhouse()
+                shutil.copytree(wheels, context / "wheelhouse")
+                digest.update("\n".join(sorted(p.name for p in wheels.iterdir())).encode())
+            else:
+                args["BOXKOJI_BASE"] = self.ensure("base")
+                digest.update(args["BOXKOJI_BASE"].encode())
+            tag = f"localhost/boxkoji-{name}:{digest.hexdigest()[:16]}"
+            if not self.client.images.list(name=tag):
+                self._build(context, tag, args, name)
+        finally:
+            shutil.rmtree(context, ignore_errors=True)
+        self.built[name] = tag
+        return tag
+
+    def _build(self, context: Path, tag: str, args: dict[str, str], name: str) -> None:
+        # Progress goes straight to the terminal: a cold build takes minutes.
+        out = sys.__stderr__ or sys.stderr
+        out.write(f"\nboxkoji: building image {tag}\n")
+        start = time.monotonic()
+        last = ""
+        for chunk in self.client.api.build(
+            path=str(context),
+            tag=tag,
+            buildargs=args,
+            rm=True,
+            decode=True,
+            labels={"io.pytest-boxkoji.image": name},
+        ):
+            if "error" in chunk:
+                raise BoxKojiError(f"Building image {name} ({tag}) failed: {chunk['error'].strip()}\n{last}")
+            line = str(chunk.get("stream", "")).strip()
+            if line:
+                last = line
+                if line.startswith("STEP") or line.startswith("Step"):
+                    out.write(f"boxkoji:   {line[:120]}\n")
+        out.write(f"boxkoji: built {tag} in {time.monotonic() - start:.0f} s\n")
+
+
+class ContainerTools:
+    """A service's programs inside its image: exec in its running container, or a one-off one."""
+
+    def __init__(self, runtime: ContainersRuntime, image: str, service: str) -> None:
+        self.runtime = runtime
+        self.image = image
+        self.service = service
+
+    def path(self, program: hostprogs.Program) -> str:
+        return IMAGE_PATHS.get(program.name, program.name)
+
+    def has_file(self, path: Path) -> bool:
+        return path.name not in IMAGE_BUILTIN_MODULES
+
+    def run(
+        self,
+        program: hostprogs.Program,
+        args: Sequence[str],
+        env: dict[str, str],
+        user: tuple[int, int] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        command = [self.path(program), *args]
+        as_user = f"{user[0]}:{user[1]}" if user else "0:0"
+        container = self.runtime.containers.get(self.service)
+        if container is not None:
+            result = container.exec_run(command, environment=env, demux=True, user=as_user)
+            out, err = result.output
+            return subprocess.CompletedProcess(
+                command,
+                result.exit_code,
+                (out or b"").decode(errors="replace"),
+                (err or b"").decode(errors="replace"),
+            )
+        return self.runtime.run_once(self.image, command, env, as_user)
+
+
+class ContainersRuntime:
+    """Starts services as containers on one private network."""
+
+    name = "containers"
+
+    def __init__(
+        self,
+        client: Any,
+        marker: str,
+        cache_dir: Path,
+        mounts: Sequence[Path],
+        keep: bool = False,
+        memory: str | None = None,
+    ) -> None:
+        self.client = client
+        self.marker = marker
+        self.labels = {LABEL: marker, PID_LABEL: str(os.getpid())}
+        self.mounts = [Path(m) for m in mounts]
+        self.keep = keep
+        self.memory = memory
+        self.images = Images(client, cache_dir)
+        self.containers: dict[str, Any] = {}
+        self.endpoints: dict[str, list[Endpoint]] = {}
+        sweep_stale(client)
+        self.network = client.networks.create(f"boxkoji-{marker}", labels=self.labels)
+
+    def mount(self, path: Path) -> None:
+        if all(path != m and m not in path.parents for m in self.mounts):
+            self.mounts.append(path)
+
+    def _volumes(self) -> dict[str, dict[str, str]]:
+        return {str(m): {"bind": str(m), "mode": "rw"} for m in self.mounts}
+
+    def endpoint(self, service: str, port: int) -> Endpoint:
+        (published,) = ports.claim(1)
+        end = Endpoint(
+            bind="0.0.0.0",
+            host=f"{service}.koji.box",
+            port=port,
+            client_host="127.0.0.1",
+            client_port=published,
+        )
+        self.endpoints.setdefault(service, []).append(end)
+        return end
+
+    def services_python(self) -> Any:
+        """The virtualenv baked into the base image (mod_wsgi built in the hub image)."""
+        from pytest_boxkoji.servicespy import ServicesPython
+
+        site = SERVICES_VENV / "lib" / "python3.11" / "site-packages"
+        return ServicesPython(
+            SERVICES_VENV, site / "mod_wsgi" / "server" / "mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so"
+        )
+
+    def tools(self, image: str, *programs: hostprogs.Program) -> ContainerTools:
+        return ContainerTools(self, image, image)
+
+    def run_once(
+        self, image: str, command: list[str], env: dict[str, str], user: str = "0:0"
+    ) -> subprocess.CompletedProcess[str]:
+        container = self.client.containers.run(
+            self.images.ensure(image),
+            command,
+            detach=True,
+            environment=env,
+            volumes=self._volumes(),
+            labels=self.labels,
+            network=self.network.name,
+            user=user,
+        )
+        try:
+            code = container.wait(timeout=120)["StatusCode"]
+            out = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            err = container.logs(stdout=False, stderr=True).decode(errors="replace")
+        finally:
+            container.remove(force=True)
+        return subprocess.CompletedProcess(command, code, out, err)
+
+    def start(self, service: Service) -> None:
+        from testcontainers.core.config import testcontainers_config
+        from testcontainers.core.container import DockerContainer
+
+        # No reaper container: it needs an image pull, and the session labels and sweep already
+        # remove what a session made, crashed or not.
+        testcontainers_config.ryuk_disabled = True
+
+        image = self.images.ensure(service.image)
+        name = service.name.split(":")[0]
+        container = (
+            DockerContainer(image)
+            .with_command(service.command)
+            .with_name(f"boxkoji-{self.marker}-{service.name.replace(':', '-')}")
+        )
+        for key, value in service.env.items():
+            container.with_env(key, value)
+        for mount in self.mounts:
+            container.with_volume_mapping(str(mount), str(mount), "rw")
+        for end in self.endpoints.get(name, []):
+            # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
+            container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)  # type: ignore[assignment]
+        container.with_network(self.network).with_network_aliases(f"{name}.koji.box")
+        # One with_kwargs call: testcontainers replaces, not merges, earlier kwargs.
+        kwargs: dict[str, Any] = {"labels": self.labels, "hostname": f"{name}.koji.box"}
+        if service.unprivileged:
+            kwargs["user"] = "65534:65534"
+        if service.cwd is not None:
+            kwargs["working_dir"] = str(service.cwd)
+        if self.memory:
+            kwargs["mem_limit"] = self.memory
+        container.with_kwargs(**kwargs)
+        container.start()
+        wrapped = container.get_wrapped_container()
+        self.containers[name] = wrapped
+        self._wait_ready(service, wrapped)
+
+    def _wait_ready(self, service: Service, container: Any) -> None:
+        end = time.monotonic() + service.deadline
+        while time.monotonic() < end:
+            container.reload()
+            if container.status not in ("running", "created"):
+                raise ServiceStartError(
+                    f"{service.name} (container {container.name}) exited while starting "
+                    f"(status {container.status}).\n{self.log_tail(container)}"
+                )
+            try:
+                if service.ready():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+        raise ServiceStartError(
+            f"{service.name} (container {container.name}) was not ready within {service.deadline:.0f} s.\n"
+            f"{self.log_tail(container)}"
+        )
+
+    @staticmethod
+    def log_tail(container: Any, lines: int = 30) -> str:
+        text = container.logs(tail=lines).decode(errors="replace").rstrip()
+        return f"Last lines of its container log:\n{text or '(empty)'}"
+
+    def stop(self, service: Service) -> None:
+        name = service.name.split(":")[0]
+        container = self.containers.pop(name, None)
+        if container is None:
+            return
+        try:
+            container.stop(timeout=10)  # SIGTERM first: coverage and PostgreSQL need it
+        except Exception:
+            pass
+        container.remove(force=True)
+
+    def alive(self, service: Service) -> bool:
+        container = self.containers.get(service.name.split(":")[0])
+        if container is None:
+            return False
+        container.reload()
+        return bool(container.status == "running")
+
+    def pids(self) -> list[int]:
+        return []
+
+    def pid_of(self, name: str) -> int | None:
+        return None
+
+    def detach(self) -> None:
+        self.containers.clear()
+
+    def resources(self) -> list[str]:
+        """Names of everything this session still has in the engine."""
+        found = [
+            c.name for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.marker}"})
+        ]
+        found += [n.name for n in self.client.networks.list(filters={"label": f"{LABEL}={self.marker}"})]
+        return found
+
+    def close(self) -> None:
+        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.marker}"}):
+            container.remove(force=True)
+        self.containers.clear()
+        try:
+            self.network.remove()
+        except Exception:
+            pass
