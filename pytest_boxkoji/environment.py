@@ -68,6 +68,7 @@ class Environment:
         self._saved_environ: dict[str, str | None] = {}
         self._admin: koji.ClientSession | None = None
         self._scenarios: ScenarioStates | None = None
+        self._hub_service: Service | None = None
         self._workers: Workers | None = None
         self._python: servicespy.ServicesPython | None = None
         self.coverage: HubCoverage | None = None
@@ -147,6 +148,10 @@ class Environment:
         self.runtime.start(service)
         return lambda: self.runtime.stop(service)
 
+    @property
+    def in_containers(self) -> bool:
+        return bool(self.runtime.name == "containers")
+
     def runtime_mount(self, path: Path) -> None:
         """Make a host directory visible to the services at the same path (containers)."""
         if hasattr(self.runtime, "mount"):
@@ -194,6 +199,7 @@ class Environment:
                     hub_service.chown_tree(settings.directory, self.owner)
                     hub_service.chown_tree(settings.topdir, self.owner)
                     self._start(service)
+                    self._hub_service = service
                     self.koji_config = clients.write_profile(
                         self.directory / "koji.conf",
                         settings.url,
@@ -342,10 +348,15 @@ class Environment:
         self.hub = new
         if not hub_service.write_hub_conf(new):
             return False
-        pid = self.runtime.pid_of("hub")
-        assert pid is not None
         with self._phase("hub reload"):
-            hub_service.restart_application(pid, new)
+            if hasattr(self.runtime, "restart"):
+                # In a container the hub's processes are not ours to signal: restart it whole.
+                assert self._hub_service is not None
+                self.runtime.restart(self._hub_service)
+            else:
+                pid = self.runtime.pid_of("hub")
+                assert pid is not None
+                hub_service.restart_application(pid, new)
         self.forget_sessions()
         return True
 

@@ -9,6 +9,7 @@ because its session only existed in the state the test left behind.
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import threading
 import time
@@ -70,8 +71,9 @@ class Workers:
 
     def start(self, count: int) -> None:
         """The first `count` builders and kojira, made part of the empty state."""
-        hostprogs.find(hostprogs.CREATEREPO)
-        self._check_python()
+        if not self.env.in_containers:  # the builder image has them
+            hostprogs.find(hostprogs.CREATEREPO)
+            self._check_python()
         states = self.env._scenarios
 
         def change() -> None:
@@ -107,10 +109,10 @@ class Workers:
             self.ensure_kojira()
             if name is None:
                 self._count += 1
-                name = f"builder{self._count}.koji.box"
+                name = f"worker{self._count}.koji.box"
                 while name in self.builders:
                     self._count += 1
-                    name = f"builder{self._count}.koji.box"
+                    name = f"worker{self._count}.koji.box"
             if name in self.builders:
                 raise BoxKojiError(f"workers.add({name!r}): a builder of that name is running")
             builder = Builder(name, arches, channels, capacity)
@@ -203,8 +205,8 @@ class Workers:
         return builder_services.DaemonSettings(
             name=name,
             directory=env.directory / "builders" / name,
-            hub_url=hub.url,
-            files_url=hub.files_url,
+            hub_url=hub.service_url,
+            files_url=hub.service_files_url,
             topdir=hub.topdir,
             ca=orch.ca_file,
             principal=cred.principal,
@@ -216,7 +218,10 @@ class Workers:
     def _start(self, builder: Builder) -> None:
         settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
         service = builder_services.kojid(
-            settings, self.env.start_kdc().env, lambda: self._ready(builder.name)
+            settings,
+            self.env.start_kdc().services_env,
+            lambda: self._ready(builder.name),
+            has_mock=not self.env.in_containers and shutil.which("mock") is not None,
         )
         self.env.chown(settings.directory)  # with the work and mock directories kojid() made
         self.env.start_service(service)
@@ -258,7 +263,7 @@ class Workers:
         if "repo" not in s.getUserPerms(KOJIRA):
             s.grantPermission(KOJIRA, "repo")
         settings = self._daemon_settings(KOJIRA, KOJIRA)
-        service = builder_services.kojira(settings, self.env.start_kdc().env, self._kojira_logged_in)
+        service = builder_services.kojira(settings, self.env.start_kdc().services_env, self._kojira_logged_in)
         self.env.chown(settings.directory)
         self.env.start_service(service)
         self.kojira = service

@@ -102,6 +102,12 @@ def sweep_stale(client: Any) -> list[str]:
     return removed
 
 
+def host_alias(service: str) -> str:
+    """The service's name on the network: kdc.koji.box, hub.koji.box, builder1.koji.box."""
+    name = service.split(":")[-1]
+    return name if "." in name else f"{name}.koji.box"
+
+
 class Images:
     """Service images built from containers/, tagged by a hash of their inputs, kept as a cache."""
 
@@ -296,7 +302,7 @@ class ContainersRuntime:
         (published,) = ports.claim(1)
         end = Endpoint(
             bind="0.0.0.0",
-            host=f"{service}.koji.box",
+            host=host_alias(service),
             port=port,
             client_host="127.0.0.1",
             client_port=published,
@@ -346,7 +352,8 @@ class ContainersRuntime:
         testcontainers_config.ryuk_disabled = True
 
         image = self.images.ensure(service.image)
-        name = service.name.split(":")[0]
+        name = service.name
+        alias = host_alias(name)
         container = (
             DockerContainer(image)
             .with_command(service.command)
@@ -359,9 +366,9 @@ class ContainersRuntime:
         for end in self.endpoints.get(name, []):
             # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
             container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)  # type: ignore[assignment]
-        container.with_network(self.network).with_network_aliases(f"{name}.koji.box")
+        container.with_network(self.network).with_network_aliases(alias)
         # One with_kwargs call: testcontainers replaces, not merges, earlier kwargs.
-        kwargs: dict[str, Any] = {"labels": self.labels, "hostname": f"{name}.koji.box"}
+        kwargs: dict[str, Any] = {"labels": self.labels, "hostname": alias}
         if service.unprivileged:
             kwargs["user"] = "65534:65534"
         if service.cwd is not None:
@@ -400,8 +407,7 @@ class ContainersRuntime:
         return f"Last lines of its container log:\n{text or '(empty)'}"
 
     def stop(self, service: Service) -> None:
-        name = service.name.split(":")[0]
-        container = self.containers.pop(name, None)
+        container = self.containers.pop(service.name, None)
         if container is None:
             return
         try:
@@ -410,8 +416,13 @@ class ContainersRuntime:
             pass
         container.remove(force=True)
 
+    def restart(self, service: Service) -> None:
+        """A new container for the service (same ports; mounts added since included), ready again."""
+        self.stop(service)
+        self.start(service)
+
     def alive(self, service: Service) -> bool:
-        container = self.containers.get(service.name.split(":")[0])
+        container = self.containers.get(service.name)
         if container is None:
             return False
         container.reload()

@@ -31,13 +31,17 @@ class DaemonSettings:
 
 
 def kojid(
-    settings: DaemonSettings, env: dict[str, str], ready: Callable[[], bool], maxjobs: int = 4
+    settings: DaemonSettings,
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    has_mock: bool,
+    maxjobs: int = 4,
 ) -> Service:
     """One builder; ready when the hub says the host is ready (kojid reports it each loop)."""
     for part in ("work", "mock"):
         (settings.directory / part).mkdir(parents=True, exist_ok=True)
     plugins = []
-    if shutil.which("mock") is None:
+    if not has_mock:
         # Mock builds fail at once, saying why, instead of deep inside kojid.
         shutil.copy(NOMOCK, settings.directory / NOMOCK.name)
         plugins.append(NOMOCK.stem)
@@ -62,6 +66,7 @@ def kojid(
         env={**env, "PYTHONPATH": str(settings.koji_src), "HOME": str(settings.directory)},
         deadline=60,
         cwd=settings.directory,
+        image="builder",
     )
 
 
@@ -86,6 +91,7 @@ def kojira(settings: DaemonSettings, env: dict[str, str], ready: Callable[[], bo
         env={**env, "PYTHONPATH": str(settings.koji_src), "HOME": str(settings.directory)},
         deadline=60,
         cwd=settings.directory,
+        image="builder",
     )
 
 

@@ -41,6 +41,11 @@ class Realm:
         """The variables a shell (or a library) needs to use this realm."""
         return {"KRB5_CONFIG": str(self.krb5_conf), "KRB5_KDC_PROFILE": str(self.kdc_conf)}
 
+    @property
+    def services_env(self) -> dict[str, str]:
+        """What the other services (builders) need: the KDC as they reach it."""
+        return {"KRB5_CONFIG": str(self.services_krb5_conf)}
+
     def principal(self, name: str) -> str:
         return name if "@" in name else f"{name}@{self.realm}"
 

@@ -54,10 +54,15 @@ class TestBase:
             tester.packageListAdd("dist-base", "fish", owner="tester")
 
 
+def infrastructure(session):
+    """Builders and kojira, when a test of the session started them, are part of every state."""
+    return {u["name"] for u in session.listUsers() if u["name"] == "kojira" or u["name"].startswith("compile/")}
+
+
 def test_unmarked_test_sees_an_empty_hub(koji_admin):
     assert koji_admin.listTags() == []
     assert koji_admin.getBuildTargets() == []
-    assert [u["name"] for u in koji_admin.listUsers()] == ["kojiadmin"]
+    assert {u["name"] for u in koji_admin.listUsers()} - infrastructure(koji_admin) == {"kojiadmin"}
 
 
 @pytest.mark.koji_scenario("release-policy.yaml")
@@ -72,7 +77,7 @@ def test_policy_and_include(koji_admin, koji_scenario):
 
 @pytest.mark.koji_scenario("builders.yaml")
 def test_builders_and_hub_plugin(koji_admin):
-    hosts = {h["name"]: h for h in koji_admin.listHosts()}
+    hosts = {h["name"]: h for h in koji_admin.listHosts() if not h["name"].startswith("worker")}
     assert set(hosts) == {"x86-01.koji.box", "arm-01.koji.box", "old-01.koji.box"}
     assert not hosts["old-01.koji.box"]["enabled"]
     assert "kiwiBuild" in koji_admin.system.listMethods()
