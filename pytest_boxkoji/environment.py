@@ -245,6 +245,13 @@ class Environment:
         with self._lock:
             self._start(service)
 
+    def kill_service(self, service: Service) -> None:
+        """Kill a service abruptly (SIGKILL), as a crash would."""
+        self.runtime.kill(service)
+
+    def service_logs(self, service: Service) -> str:
+        return str(self.runtime.logs(service))
+
     def service_alive(self, service: Service) -> bool:
         return bool(self.runtime.alive(service))
 

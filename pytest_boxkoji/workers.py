@@ -20,7 +20,6 @@ import koji
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
-from pytest_boxkoji.runtimes.processes import logs_of
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.services import builders as builder_services
 
@@ -161,7 +160,7 @@ class Workers:
         dead = [service for service in services if not self.env.service_alive(service)]
         if dead:
             raise ServiceStartError(
-                "\n".join(f"{service.name} has died.\n{logs_of(service)}" for service in dead)
+                "\n".join(f"{service.name} has died.\n{self.env.service_logs(service)}" for service in dead)
             )
 
     def stop_autoscale(self) -> None:

@@ -21,5 +21,11 @@ class Runtime(Protocol):
     def alive(self, service: Service) -> bool:
         """The service's process (or container) is still running."""
 
+    def kill(self, service: Service) -> None:
+        """Kill the service abruptly (to test what happens when one dies)."""
+
+    def logs(self, service: Service) -> str:
+        """The last lines of what the service wrote, for error messages."""
+
     def pids(self) -> list[int]:
         """Process ids of everything this runtime started and is still running."""

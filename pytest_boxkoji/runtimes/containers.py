@@ -416,6 +416,15 @@ class ContainersRuntime:
             pass
         container.remove(force=True)
 
+    def kill(self, service: Service) -> None:
+        container = self.containers.get(service.name)
+        if container is not None:
+            container.kill()
+
+    def logs(self, service: Service) -> str:
+        container = self.containers.get(service.name)
+        return self.log_tail(container) if container is not None else f"(no container for {service.name})"
+
     def restart(self, service: Service) -> None:
         """A new container for the service (same ports; mounts added since included), ready again."""
         self.stop(service)

@@ -159,6 +159,15 @@ class ProcessesRuntime:
     def tools(self, image: str, *programs: hostprogs.Program) -> HostTools:
         return HostTools(*programs)
 
+    def kill(self, service: Service) -> None:
+        """SIGKILL the service's process (tests of failure handling use it)."""
+        executor = self.executors.get(service.name)
+        if executor is not None and executor.process is not None:
+            os.kill(executor.process.pid, signal.SIGKILL)
+
+    def logs(self, service: Service) -> str:
+        return logs_of(service)
+
     def alive(self, service: Service) -> bool:
         executor = self.executors.get(service.name)
         return executor is not None and executor.running()
