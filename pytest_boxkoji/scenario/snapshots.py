@@ -47,13 +47,20 @@ class Snapshots:
     def take(self, name: str) -> None:
         """Copy the current state under `name` (replacing an older copy of that name)."""
         db = self._db(name)
-        self._sql(
-            f"DROP DATABASE IF EXISTS {db}",
-            # A template must have no other connections: the hub's idle ones are closed.
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{DB_NAME}' "
-            "AND pid <> pg_backend_pid()",
-            f"CREATE DATABASE {db} TEMPLATE {DB_NAME}",
-        )
+        # A template must have no other connections. The hub reconnects at once when builders
+        # poll it, so new connections are refused while the copy is made (their calls retry).
+        try:
+            self._sql(
+                f"ALTER DATABASE {DB_NAME} ALLOW_CONNECTIONS false",
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{DB_NAME}' "
+                "AND pid <> pg_backend_pid()",
+                f"DROP DATABASE IF EXISTS {db}_new",
+                f"CREATE DATABASE {db}_new TEMPLATE {DB_NAME}",
+            )
+        finally:
+            self._sql(f"ALTER DATABASE {DB_NAME} ALLOW_CONNECTIONS true")
+        # Replace the older copy only once the new one exists.
+        self._sql(f"DROP DATABASE IF EXISTS {db}", f"ALTER DATABASE {db}_new RENAME TO {db}")
         saved = self.store / name
         shutil.rmtree(saved, ignore_errors=True)
         _copy_tree(self.topdir, saved)
