@@ -47,3 +47,10 @@ def child_env(monkeypatch):
         if name.startswith("BOXKOJI"):
             monkeypatch.delenv(name)
     return os.environ
+
+
+@pytest.fixture
+def runtime_args(request) -> list[str]:
+    """Nested pytest runs use the runtime this run was asked for (the contract runs twice)."""
+    runtime = request.config.getoption("boxkoji_runtime") or "auto"
+    return [f"--boxkoji-runtime={runtime}"]

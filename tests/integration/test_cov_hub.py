@@ -22,17 +22,23 @@ def function_lines(path, name):
     return set(range(node.body[0].lineno, node.end_lineno + 1))
 
 
-def run(pytester, source, *args):
-    return pytester.runpytest_subprocess(
-        "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *args
-    )
+@pytest.fixture
+def run(runtime_args):
+    """A nested pytest run on the runtime this run uses."""
+
+    def nested(pytester, source, *args):
+        return pytester.runpytest_subprocess(
+            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *runtime_args, *args
+        )
+
+    return nested
 
 
 def hub_file(report, source):
     return report["files"][str(source / "kojihub" / "kojihub.py")]
 
 
-def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_source_path, child_env):
+def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_source_path, child_env, run):
     pytester.makepyfile(test_hub=TESTS)
     result = run(
         pytester, koji_source_path, "--cov-hub", "--cov-hub-report=json:hub.json", "--cov-hub-report=term"
@@ -58,7 +64,7 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     assert (pytester.path / ".coverage-hub").exists()
 
 
-def test_report_survives_a_failing_test_and_fail_under_fails_the_run(pytester, koji_source_path, child_env):
+def test_report_survives_a_failing_test_and_fail_under_fails_the_run(pytester, koji_source_path, child_env, run):
     pytester.makepyfile(
         test_hub=TESTS + "\ndef test_fails(koji_admin):\n    koji_admin.createTag('x')\n    assert False\n"
     )
@@ -72,7 +78,7 @@ def test_report_survives_a_failing_test_and_fail_under_fails_the_run(pytester, k
     assert run(pytester, koji_source_path, "--cov-hub", "--cov-hub-fail-under=1").ret == 0
 
 
-def test_xdist_workers_are_combined(pytester, koji_source_path, child_env):
+def test_xdist_workers_are_combined(pytester, koji_source_path, child_env, run):
     pytester.makepyfile(test_hub=TESTS)
     result = run(pytester, koji_source_path, "-n", "2", "--cov-hub", "--cov-hub-report=json:hub.json")
     result.assert_outcomes(passed=2)
@@ -83,7 +89,7 @@ def test_xdist_workers_are_combined(pytester, koji_source_path, child_env):
     assert (pytester.path / ".coverage-hub").exists()
 
 
-def test_pytest_cov_measures_the_test_process_undisturbed(pytester, koji_source_path, child_env):
+def test_pytest_cov_measures_the_test_process_undisturbed(pytester, koji_source_path, child_env, run):
     pytester.makepyfile(mytool="def work(session):\n    return session.getTag('none')\n")
     pytester.makepyfile(
         test_tool="import mytool\ndef test_it(koji_session):\n    assert mytool.work(koji_session) is None\n"
