@@ -31,6 +31,15 @@ def resident_mb(pids: list[int]) -> float:
     return total / 2**20
 
 
+def drop_images() -> None:
+    """Remove pytest-boxkoji's images so that the first run builds them (not the Debian base)."""
+    from pytest_boxkoji.runtimes.containers import engine
+
+    client = engine()
+    for image in client.images.list(filters={"label": "io.pytest-boxkoji.image"}):
+        client.images.remove(image.id, force=True)
+
+
 def one_run(config: BoxKojiConfig) -> dict[str, float]:
     env = Environment(config)
     start = time.perf_counter()
@@ -43,8 +52,11 @@ def one_run(config: BoxKojiConfig) -> dict[str, float]:
         figures = dict(env.timings)
         figures["ready (hub answers getAPIVersion)"] = ready
         figures["total to authenticated call"] = authed
-        figures["resident memory MB"] = resident_mb(env.runtime.pids())
-        figures["processes"] = len(env.runtime.pids())
+        if env.in_containers:
+            figures["containers"] = len(env.runtime.containers)
+        else:
+            figures["resident memory MB"] = resident_mb(env.runtime.pids())
+            figures["processes"] = len(env.runtime.pids())
         session.logout()
     finally:
         stop = time.perf_counter()
@@ -59,13 +71,20 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=str(default_cache_dir()))
     parser.add_argument("--cold", action="store_true", help="drop cached venvs and templates first")
     parser.add_argument("--runs", type=int, default=3, help="warm runs after the first")
+    parser.add_argument("--runtime", default="auto", choices=("auto", "processes", "containers"))
     args = parser.parse_args()
     config = BoxKojiConfig(
-        enabled=True, koji_source=args.koji_source, koji_source_explicit=True, cache_dir=Path(args.cache_dir)
+        runtime=args.runtime,
+        enabled=True,
+        koji_source=args.koji_source,
+        koji_source_explicit=True,
+        cache_dir=Path(args.cache_dir),
     )
     if args.cold:
-        for part in ("venvs", "templates"):
+        for part in ("venvs", "templates", "wheelhouse"):
             shutil.rmtree(config.cache_dir / part, ignore_errors=True)
+        if args.runtime == "containers":
+            drop_images()
     first = one_run(config)
     print(f"first run ({'cold: services Python and templates built' if args.cold else 'as cached'}):")
     for key, value in first.items():

@@ -114,6 +114,8 @@ class BoxKojiConfig:
     validate_scenarios: bool = False
     cov_hub: bool = False
     workers: int = 1
+    container_memory: str | None = None
+    base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
     cov_hub_fail_under: float | None = None
 
@@ -227,6 +229,8 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
         workers=workers,
+        container_memory=values["boxkoji_container_memory"] or None,
+        base_image=values["boxkoji_base_image"] or None,
         cov_hub_reports=reports,
         cov_hub_fail_under=fail_under,
     )

@@ -479,7 +479,14 @@ class Environment:
                 lines.append(f"  kinit:    kinit -k -t {kt} {ORDINARY_USER}@{self.realm.realm}")
         if self.hub:
             lines.append(f"  koji:     koji -c {self.koji_config} -p {clients.PROFILE} hello")
-        lines.append(f"  stop:     kill {pids} && rm -rf {self.directory}")
+        if self.in_containers:
+            names = self.runtime.resources()  # containers first, then the network
+            lines.append(
+                f"  stop:     docker rm -f {' '.join(names[:-1])}; docker network rm {names[-1]}; "
+                f"rm -rf {self.directory}   (podman works the same)"
+            )
+        else:
+            lines.append(f"  stop:     kill {pids} && rm -rf {self.directory}")
         return "\n".join(lines)
 
 
@@ -513,7 +520,15 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Any:
             "--boxkoji-runtime=auto found neither runtime usable.\n"
             f"processes: {hostprogs.describe_missing(missing)}\ncontainers: {containers.engine_problem()}"
         )
-    return containers.ContainersRuntime(client, marker, config.cache_dir, [directory], keep=config.keep)
+    return containers.ContainersRuntime(
+        client,
+        marker,
+        config.cache_dir,
+        [directory],
+        keep=config.keep,
+        memory=config.container_memory,
+        base_image=config.base_image or containers.DEFAULT_BASE,
+    )
 
 
 def sweep_candidates(marker: str) -> list[int]:

@@ -278,6 +278,7 @@ class ContainersRuntime:
         mounts: Sequence[Path],
         keep: bool = False,
         memory: str | None = None,
+        base_image: str = DEFAULT_BASE,
     ) -> None:
         self.client = client
         self.marker = marker
@@ -285,7 +286,7 @@ class ContainersRuntime:
         self.mounts = [Path(m) for m in mounts]
         self.keep = keep
         self.memory = memory
-        self.images = Images(client, cache_dir)
+        self.images = Images(client, cache_dir, base_image)
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
         sweep_stale(client)
