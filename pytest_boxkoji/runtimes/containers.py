@@ -123,54 +123,20 @@ class Images:
         target = self.cache_dir / "wheelhouse" / key
         if not (target / ".complete").exists():
             target.mkdir(parents=True, exist_ok=True)
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-deps",
-                    "--only-binary",
-                    ":all:",
-                    "--python-version",
-                    "3.11",
-                    "--platform",
-                    "manylinux2014_x86_64",
-                    "--platform",
-                    "manylinux_2_28_x86_64",
-                    "--implementation",
-                    "cp",
-                    "-d",
-                    str(target),
-                    *WHEELS,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            linux = [
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--platform",
+                "manylinux2014_x86_64",
+                "--platform",
+                "manylinux_2_28_x86_64",
+            ]
+            done = _pip_download(target, "--only-binary", ":all:", *linux, *WHEELS)
             if done.returncode == 0:
                 # mod_wsgi is built in the hub image, against the services' Python.
-                done = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pip",
-                        "download",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                        "--no-deps",
-                        "--no-binary",
-                        "mod_wsgi",
-                        "-d",
-                        str(target),
-                        MOD_WSGI,
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
+                done = _pip_download(target, "--no-binary", "mod_wsgi", MOD_WSGI)
             if done.returncode != 0:
                 raise BoxKojiError(
                     f"Downloading the services' Python packages failed:\n{done.stderr[-2000:]}"
@@ -227,6 +193,11 @@ class Images:
                 if line.startswith("STEP") or line.startswith("Step"):
                     out.write(f"boxkoji:   {line[:120]}\n")
         out.write(f"boxkoji: built {tag} in {time.monotonic() - start:.0f} s\n")
+
+
+def _pip_download(target: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    return subprocess.run([*command, "-d", str(target), *args], capture_output=True, text=True, check=False)
 
 
 class ContainerTools:
