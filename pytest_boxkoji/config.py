@@ -77,6 +77,15 @@ OPTIONS = (
         "boxkoji_workers", "how many kojid builders the `workers` fixture starts (default: 1)", default="1"
     ),
     Option(
+        "boxkoji_container_memory",
+        "containers runtime: memory limit of each service's container (e.g. 512m; default: none)",
+    ),
+    Option(
+        "boxkoji_base_image",
+        "containers runtime: the Debian-based image the service images start from "
+        "(default: docker.io/library/debian:bookworm-slim)",
+    ),
+    Option(
         "boxkoji_service_user",
         "when pytest runs as root: the unprivileged user the services run as (default: nobody)",
         default="nobody",

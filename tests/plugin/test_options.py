@@ -68,13 +68,6 @@ def test_unknown_runtime_is_a_usage_error(pytester):
     result.stderr.fnmatch_lines(["*--boxkoji-runtime*'vm' is not one of auto, processes, containers*"])
 
 
-def test_containers_runtime_is_not_there_yet(pytester):
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest("--boxkoji", "--boxkoji-runtime=containers")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*containers is not available*processes*"])
-
-
 @pytest.mark.parametrize(
     "fixture", ["kdc", "orch", "postgres", "hub", "boxkoji", "koji_session", "koji_admin", "koji_cli"]
 )
@@ -150,3 +143,18 @@ def test_workers_option(pytester, monkeypatch):
     result = pytester.runpytest("--boxkoji-workers=many")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--boxkoji-workers='many': the number of builders must be a whole number >= 0*"])
+
+
+def test_container_options(pytester, monkeypatch):
+    pytester.makepyfile(
+        """
+        from pytest_boxkoji.factories import CONFIG_KEY
+        def test_show(request):
+            cfg = request.config.stash[CONFIG_KEY]
+            print("CONTAINERS", cfg.runtime, cfg.container_memory, cfg.base_image)
+        """
+    )
+    pytester.runpytest("-s").stdout.fnmatch_lines(["*CONTAINERS auto None None*"])
+    monkeypatch.setenv("BOXKOJI_BASE_IMAGE", "localhost/my-debian:12")
+    result = pytester.runpytest("-s", "--boxkoji-runtime=containers", "--boxkoji-container-memory=512m")
+    result.stdout.fnmatch_lines(["*CONTAINERS containers 512m localhost/my-debian:12*"])
