@@ -8,6 +8,7 @@ Default run: tests/integration/test_hub.py and test_scenarios.py of this reposit
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,11 +39,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("pytest_args", nargs="*", default=DEFAULT)
     args = parser.parse_args()
-    report = Path(tempfile.mkdtemp(prefix="boxkoji-cov-bench-")) / "hub.json"
+    workdir = Path(tempfile.mkdtemp(prefix="boxkoji-cov-bench-"))
+    report = workdir / "hub.json"
     plain = [run(args.pytest_args) for _ in range(args.runs)]
-    covered = [
-        run([*args.pytest_args, "--cov-hub", f"--cov-hub-report=json:{report}"]) for _ in range(args.runs)
-    ]
+    try:
+        covered = [
+            run([*args.pytest_args, "--cov-hub", f"--cov-hub-report=json:{report}"]) for _ in range(args.runs)
+        ]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"  tests: {' '.join(args.pytest_args)}")
     without, with_cov = statistics.median(plain), statistics.median(covered)
     print(f"  without --cov-hub (median of {args.runs}) {without:7.2f} s")

@@ -7,6 +7,7 @@ and the naive alternative (drop the database, reload Koji's schema, reapply) in 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -99,6 +100,7 @@ def main() -> None:
             print(f"  {name:62} {seconds:7.3f} s")
     finally:
         env.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
