@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Generator
 
 import pytest
@@ -19,11 +20,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     cfg = read_config(config)
     config.stash[CONFIG_KEY] = cfg
+    if cfg.enabled and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # CI systems stop jobs with SIGTERM, which would end Python without any teardown and
+        # leave every service running: treat it as Ctrl-C, which pytest tears down after.
+        signal.signal(signal.SIGTERM, _interrupt)
     config.addinivalue_line(
         "markers",
         "koji_scenario(*files): start the test from the hub state these scenario YAML files describe "
         "(a clean copy per test; later files extend earlier ones)",
     )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -89,7 +89,8 @@ def test_no_process_outlives_the_session(pytester, fake_koji, shared_tmp, child_
     assert not Path(info["dir"]).exists()
 
 
-def test_ctrl_c_stops_everything(pytester, fake_koji, shared_tmp, child_env):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_stop_everything(pytester, fake_koji, shared_tmp, child_env, stop_signal):
     record = shared_tmp / "record.json"
     pytester.makepyfile(test_record=RECORD_PIDS.format(extra=""))
     child = subprocess.Popen(
@@ -108,7 +109,7 @@ def test_ctrl_c_stops_everything(pytester, fake_koji, shared_tmp, child_env):
     time.sleep(0.2)
     info = json.loads(record.read_text())
     assert alive(info["pids"])
-    child.send_signal(signal.SIGINT)
+    child.send_signal(stop_signal)
     out, _ = child.communicate(timeout=60)
     assert "KeyboardInterrupt" in out
     assert alive(info["pids"]) == []
