@@ -31,7 +31,7 @@ from pytest_boxkoji.coverage import combine as combine_coverage
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.runtimes.processes import ProcessesRuntime, sweep
+from pytest_boxkoji.runtimes.processes import OWNER_FILE, ProcessesRuntime, sweep, sweep_stale_sessions
 from pytest_boxkoji.scenario.state import ScenarioStates
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.services import hub as hub_service
@@ -53,8 +53,12 @@ class Environment:
         self.id = secrets.token_hex(4)
         self.marker = f"{os.getpid()}-{self.id}"
         # Under /tmp, not pytest's 0700 basetemp: the service user must reach it.
+        swept = sweep_stale_sessions(Path(tempfile.gettempdir()))
+        if swept:
+            log.warning("stopped what crashed sessions left in %s", ", ".join(map(str, swept)))
         self.directory = Path(tempfile.mkdtemp(prefix=f"boxkoji-{self.id}-"))
         self.directory.chmod(0o711)
+        (self.directory / OWNER_FILE).write_text(str(os.getpid()))
         self.owner = service_owner(config.service_user)
         self.runtime: Any = choose_runtime(config, self.marker, self.directory)
         self.timings: dict[str, float] = {}
@@ -437,6 +441,7 @@ class Environment:
             if self._workers is not None:
                 self._workers.stop_autoscale()
             if self.config.keep:
+                (self.directory / OWNER_FILE).unlink(missing_ok=True)  # kept: not a crash to sweep
                 self.runtime.detach()
                 self._restore_environ()
                 return

@@ -157,3 +157,20 @@ def test_two_sessions_side_by_side(pytester, fake_koji, shared_tmp, child_env):
     infos = [json.loads((shared_tmp / f"record{n}.json").read_text()) for n in range(2)]
     assert not set(infos[0]["ports"]) & set(infos[1]["ports"])
     assert infos[0]["dir"] != infos[1]["dir"]
+
+
+def test_the_next_session_stops_what_a_killed_session_left(pytester, fake_koji, shared_tmp, child_env, monkeypatch):
+    record = shared_tmp / "record.json"
+    monkeypatch.setenv("RECORD", str(record))
+    pytester.makepyfile(test_record=RECORD_PIDS.format(extra="") + "    os.kill(os.getpid(), 9)  # no teardown at all\n")
+    result = pytester.run(*pytest_command(fake_koji, shared_tmp / "cache"))
+    assert result.ret == -9
+    info = json.loads(record.read_text())
+    assert alive(info["pids"])  # nothing stopped them
+    from pytest_boxkoji.runtimes.processes import sweep_stale_sessions
+
+    swept = sweep_stale_sessions(Path(info["dir"]).parent)
+    assert Path(info["dir"]) in swept
+    psutil.wait_procs([psutil.Process(p) for p in alive(info["pids"])], timeout=10)
+    assert alive(info["pids"]) == []
+    assert not Path(info["dir"]).exists()
