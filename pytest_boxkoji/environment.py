@@ -473,7 +473,7 @@ class Environment:
 
     def keep_report(self) -> str:
         """How to reach a kept environment from a shell, and how to stop it."""
-        pids = " ".join(str(p) for p in sweep_candidates(self.marker))
+        pids = " ".join(str(p) for p in self.runtime.pids())  # PostgreSQL's workers included
         lines = [f"boxkoji environment kept in {self.directory}"]
         lines += [f"  {name:9} {url}" for name, url in self.urls.items()]
         if self.realm:
@@ -534,12 +534,6 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Any:
         memory=config.container_memory,
         base_image=config.base_image or containers.DEFAULT_BASE,
     )
-
-
-def sweep_candidates(marker: str) -> list[int]:
-    from pytest_boxkoji.runtimes.processes import session_pids
-
-    return session_pids(marker)
 
 
 def service_owner(user: str) -> tuple[int, int]:

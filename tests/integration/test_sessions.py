@@ -87,3 +87,6 @@ def test_keep_leaves_a_working_environment_for_the_shell(pytester, koji_source_p
         subprocess.run(stop, shell=True, check=False)
     psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=30)
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    kept = re.search(r"environment kept in (\S+)", out).group(1)
+    survivors = [p.pid for p in psutil.process_iter(["cmdline"]) if kept in " ".join(p.info["cmdline"] or [])]
+    assert survivors == []  # PostgreSQL (whose title hides its environment) stopped too
