@@ -47,7 +47,6 @@ KDB5_UTIL = Program("kdb5_util", "creating the Kerberos realm", "krb5-kdc", "krb
 KADMIN_LOCAL = Program(
     "kadmin.local", "Kerberos principals and keytabs", "krb5-admin-server", "krb5-server", SBIN
 )
-KINIT = Program("kinit", "checking that the KDC answers", "krb5-user", "krb5-workstation")
 INITDB = Program("initdb", "the PostgreSQL cluster", "postgresql", "postgresql-server", _pg_dirs())
 POSTGRES = Program("postgres", "the PostgreSQL server", "postgresql", "postgresql-server", _pg_dirs())
 PSQL = Program("psql", "loading the Koji schema", "postgresql-client", "postgresql")

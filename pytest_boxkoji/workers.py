@@ -22,6 +22,7 @@ from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.services import builders as builder_services
+from pytest_boxkoji.services.postgres import ADMIN
 
 if TYPE_CHECKING:
     from pytest_boxkoji.environment import Environment
@@ -321,7 +322,7 @@ class Workers:
         while not self._stop_autoscale.wait(interval):
             try:
                 if getattr(self._local, "session", None) is None:
-                    self._local.session = self.env.session(koji_user(), "gssapi")
+                    self._local.session = self.env.session(ADMIN, "gssapi")
                 s = self._local.session
                 free = s.listTasks(opts={"state": [koji.TASK_STATES["FREE"]]})
                 busy = {t["host_id"] for t in s.listTasks(opts={"state": [koji.TASK_STATES["OPEN"]]})}
@@ -356,9 +357,3 @@ class Autoscaling:
 
     def __exit__(self, *exc: object) -> None:
         self.workers.stop_autoscale()
-
-
-def koji_user() -> str:
-    from pytest_boxkoji.services.postgres import ADMIN
-
-    return ADMIN

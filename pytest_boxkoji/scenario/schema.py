@@ -32,6 +32,13 @@ def _names(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _named(value: Any) -> Any:
+    # In lists of named things, "bash" is short for {name: bash}.
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class Permission(Obj):
     type: Literal["permission"]
     description: str | None = None
@@ -132,12 +139,7 @@ class TagGroup(Model):
     blocked: bool = False
     packages: list[GroupPackage] = []
 
-    @field_validator("packages", mode="before")
-    @classmethod
-    def _simple_packages(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"name": v} if isinstance(v, str) else v for v in value]
-        return value
+    _named = field_validator("packages", mode="before")(_named)
 
 
 class Tag(Obj):
@@ -153,6 +155,7 @@ class Tag(Obj):
     groups: list[TagGroup] = []
 
     _names = field_validator("arches", mode="before")(_names)
+    _named = field_validator("packages", mode="before")(_named)
 
     @field_validator("inheritance", mode="before")
     @classmethod
@@ -164,13 +167,6 @@ class Tag(Obj):
             return [{"name": v, "priority": 10 * i} if isinstance(v, str) else v for i, v in enumerate(value)]
         return value
 
-    @field_validator("packages", mode="before")
-    @classmethod
-    def _simple_packages(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"name": v} if isinstance(v, str) else v for v in value]
-        return value
-
     @field_validator("groups", mode="before")
     @classmethod
     def _simple_groups(cls, value: Any) -> Any:
@@ -179,9 +175,7 @@ class Tag(Obj):
                 {"name": k, "packages": v} if isinstance(v, list) else {"name": k, **(v or {})}
                 for k, v in value.items()
             ]
-        if isinstance(value, list):
-            return [{"name": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _named(value)
 
 
 class Target(Obj):

@@ -49,24 +49,9 @@ def kojid(
     conf.write_text(render("kojid.conf", maxjobs=maxjobs, plugins=plugins, **_context(settings)))
     launcher = settings.directory / LAUNCHER.name
     shutil.copy(LAUNCHER, launcher)  # readable by the service user, wherever the plugin lives
-    return Service(
-        name=f"kojid:{settings.name}",
-        command=[
-            str(settings.python),
-            str(launcher),
-            str(settings.koji_src / "builder" / "kojid"),
-            "--fg",
-            "--force-lock",
-            "--verbose",
-            "-c",
-            str(conf),
-        ],
-        ready=ready,
-        log=settings.directory / "kojid.log",
-        env={**env, "PYTHONPATH": str(settings.koji_src), "HOME": str(settings.directory)},
-        deadline=60,
-        cwd=settings.directory,
-        image="builder",
+    script = [str(launcher), str(settings.koji_src / "builder" / "kojid")]
+    return _daemon(
+        settings, f"kojid:{settings.name}", script, conf, env, ready, log=settings.directory / "kojid.log"
     )
 
 
@@ -74,20 +59,36 @@ def kojira(settings: DaemonSettings, env: dict[str, str], ready: Callable[[], bo
     settings.directory.mkdir(parents=True, exist_ok=True)
     conf = settings.directory / "kojira.conf"
     conf.write_text(render("kojira.conf", **_context(settings)))
-    return Service(
-        name="kojira",
-        command=[
-            str(settings.python),
-            str(settings.koji_src / "util" / "kojira"),
-            "--fg",
-            "--force-lock",
-            "--verbose",
-            "-c",
-            str(conf),
-        ],
-        ready=ready,
+    script = [str(settings.koji_src / "util" / "kojira")]
+    return _daemon(
+        settings,
+        "kojira",
+        script,
+        conf,
+        env,
+        ready,
         log=settings.directory / "kojira.stdout.log",
         extra_logs=(settings.directory / "kojira.log",),
+    )
+
+
+def _daemon(
+    settings: DaemonSettings,
+    name: str,
+    script: list[str],
+    conf: Path,
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    log: Path,
+    extra_logs: tuple[Path, ...] = (),
+) -> Service:
+    """kojid and kojira run the same way: Koji's script in the services' Python, in the foreground."""
+    return Service(
+        name=name,
+        command=[str(settings.python), *script, "--fg", "--force-lock", "--verbose", "-c", str(conf)],
+        ready=ready,
+        log=log,
+        extra_logs=extra_logs,
         env={**env, "PYTHONPATH": str(settings.koji_src), "HOME": str(settings.directory)},
         deadline=60,
         cwd=settings.directory,

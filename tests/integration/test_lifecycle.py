@@ -3,12 +3,12 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+from nested import nested_pytest
 
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.processes import ProcessesRuntime
@@ -35,17 +35,7 @@ def alive(pids):
 
 
 def pytest_command(source, cache):
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "--boxkoji",
-        f"--boxkoji-koji-source={source}",
-        f"--boxkoji-cache-dir={cache}",
-        "-q",
-    ]
+    return nested_pytest(source, f"--boxkoji-cache-dir={cache}")
 
 
 def test_a_service_that_dies_fails_at_once_with_its_log(tmp_path):

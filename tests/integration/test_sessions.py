@@ -4,10 +4,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import psutil
 import pytest
+from nested import nested_pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 
@@ -21,25 +21,11 @@ def test_hello(boxkoji, koji_session, koji_cli):
 """
 
 
-def command(source, *extra):
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "--boxkoji",
-        f"--boxkoji-koji-source={source}",
-        "-q",
-        *extra,
-    ]
-
-
 def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, child_env):
     pytester.makepyfile(test_hello=HELLO)
     children = [
         subprocess.Popen(
-            command(koji_source_path),
+            nested_pytest(koji_source_path),
             cwd=pytester.path,
             env={**child_env, "RECORD": str(shared_tmp / f"{n}.json")},
             stdout=subprocess.PIPE,
@@ -58,7 +44,7 @@ def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, c
 def test_keep_leaves_a_working_environment_for_the_shell(pytester, koji_source_path, shared_tmp, child_env):
     pytester.makepyfile(test_hello=HELLO)
     result = subprocess.run(
-        command(koji_source_path, "--boxkoji-keep"),
+        nested_pytest(koji_source_path, "--boxkoji-keep"),
         cwd=pytester.path,
         env={**child_env, "RECORD": str(shared_tmp / "kept.json")},
         capture_output=True,
