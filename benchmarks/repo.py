@@ -1,6 +1,8 @@
 """Builder figures: starting kojid and kojira, and the time from tagging a build to its repo.
 
-    python benchmarks/repo.py [--rounds N]
+    python benchmarks/repo.py [--koji-source SPEC] [--runtime R] [--rounds N] [--timeout S]
+
+Options default to the plugin's BOXKOJI_* variables, then its defaults.
 
 Each round tags a fresh imported build into a tag, asks for a repo (as `koji regen-repo` does)
 and waits until kojira's newRepo task, run by kojid with createrepo_c, has produced it.
@@ -12,7 +14,8 @@ import argparse
 import statistics
 import time
 
-from pytest_boxkoji.config import BoxKojiConfig, default_cache_dir
+import common
+
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.scenario.apply import import_build
 from pytest_boxkoji.scenario.schema import Build
@@ -20,9 +23,11 @@ from pytest_boxkoji.scenario.schema import Build
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_options(parser)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for each repo")
     args = parser.parse_args()
-    env = Environment(BoxKojiConfig(enabled=True, cache_dir=default_cache_dir()))
+    env = Environment(common.config(args))
     try:
         env.start()
         start = time.perf_counter()
@@ -39,11 +44,11 @@ def main() -> None:
             s.tagBuildBypass("bench", build.name, force=True)
             event = s.getLastEvent()["id"]
             s.repo.request("bench", min_event=event)
-            while True:
-                repo = s.getRepo("bench", min_event=event)
-                if repo:
-                    break
-                time.sleep(0.1)
+            common.wait_for(
+                f"the repo of tag bench after event {event} (round {n + 1})",
+                lambda: s.getRepo("bench", min_event=event),  # noqa: B023 (used at once)
+                args.timeout,
+            )
             times.append(time.perf_counter() - begin)
         print(f"  kojira + 1 kojid registered and ready       {started:7.2f} s")
         print(f"  tagBuild -> repo ready (median of {len(times)})       {statistics.median(times):7.2f} s")

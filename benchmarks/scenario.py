@@ -1,7 +1,9 @@
 """Scenario figures: applying base.yaml and a generated 200-object scenario, one per-test restore,
 and the naive alternative (drop the database, reload Koji's schema, reapply) in the same run.
 
-    python benchmarks/scenario.py [--koji-source SPEC] [--restores N]
+    python benchmarks/scenario.py [--koji-source SPEC] [--runtime R] [--restores N]
+
+Options default to the plugin's BOXKOJI_* variables, then its defaults.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
 import psycopg2
 
-from pytest_boxkoji.config import DEFAULT_KOJI_VERSION, BoxKojiConfig, default_cache_dir
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.services.postgres import DB_NAME, load_schema
@@ -62,13 +64,10 @@ def naive_reset(env: Environment, files: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--koji-source", default=DEFAULT_KOJI_VERSION)
+    common.add_options(parser)
     parser.add_argument("--restores", type=int, default=5)
     args = parser.parse_args()
-    config = BoxKojiConfig(
-        enabled=True, koji_source=args.koji_source, koji_source_explicit=True, cache_dir=default_cache_dir()
-    )
-    env = Environment(config)
+    env = Environment(common.config(args))
     work = Path(tempfile.mkdtemp(prefix="boxkoji-bench-"))
     big = work / "generated-200.yaml"
     big.write_text(generated(200))

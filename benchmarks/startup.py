@@ -1,6 +1,8 @@
 """Start-up figures: each phase, the total to "hub answers an authenticated call", and memory.
 
-    python benchmarks/startup.py [--koji-source SPEC] [--cold] [--runs N]
+    python benchmarks/startup.py [--koji-source SPEC] [--runtime R] [--cold] [--runs N]
+
+Options default to the plugin's BOXKOJI_* variables, then its defaults.
 
 --cold first removes the cached services' Python and PostgreSQL templates (the Koji source
 stays: it cannot be downloaded here), so the first run pays for building them.
@@ -11,13 +13,15 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import time
-from pathlib import Path
 
+import common
 import psutil
 
-from pytest_boxkoji.config import DEFAULT_KOJI_VERSION, BoxKojiConfig, default_cache_dir
+from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import Environment
+from pytest_boxkoji.errors import BoxKojiError
 
 
 def resident_mb(pids: list[int]) -> float:
@@ -42,6 +46,7 @@ def drop_images() -> None:
 
 def one_run(config: BoxKojiConfig) -> dict[str, float]:
     env = Environment(config)
+    figures: dict[str, float] = {}
     start = time.perf_counter()
     try:
         env.start()
@@ -49,7 +54,7 @@ def one_run(config: BoxKojiConfig) -> dict[str, float]:
         session = env.session("kojiadmin", "gssapi")
         assert session.getLoggedInUser()["name"] == "kojiadmin"
         authed = time.perf_counter() - start
-        figures = dict(env.timings)
+        figures.update(env.timings)
         figures["ready (hub answers getAPIVersion)"] = ready
         figures["total to authenticated call"] = authed
         if env.in_containers:
@@ -67,28 +72,24 @@ def one_run(config: BoxKojiConfig) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--koji-source", default=DEFAULT_KOJI_VERSION)
-    parser.add_argument("--cache-dir", default=str(default_cache_dir()))
+    common.add_options(parser)
     parser.add_argument("--cold", action="store_true", help="drop cached venvs and templates first")
     parser.add_argument("--runs", type=int, default=3, help="warm runs after the first")
-    parser.add_argument("--runtime", default="auto", choices=("auto", "processes", "containers"))
     args = parser.parse_args()
-    config = BoxKojiConfig(
-        runtime=args.runtime,
-        enabled=True,
-        koji_source=args.koji_source,
-        koji_source_explicit=True,
-        cache_dir=Path(args.cache_dir),
-    )
+    config = common.config(args)
     if args.cold:
         for part in ("venvs", "templates", "wheelhouse"):
             shutil.rmtree(config.cache_dir / part, ignore_errors=True)
-        if args.runtime == "containers":
+        if config.runtime == "containers":
             drop_images()
-    first = one_run(config)
+    try:
+        first = one_run(config)
+    except BoxKojiError as exc:  # a failed start is the result, not a traceback from the report
+        sys.exit(f"benchmark failed: the environment did not start:\n{exc}")
     print(f"first run ({'cold: services Python and templates built' if args.cold else 'as cached'}):")
     for key, value in first.items():
         print(f"  {key:40} {value:8.3f}")
+    print(f"koji source: {config.koji_source}, runtime: {config.runtime}")
     warm = [one_run(config) for _ in range(args.runs)]
     if warm:
         print(f"warm runs (median of {len(warm)}):")

@@ -61,6 +61,13 @@ OPTIONS = (
         "Koji server code: a source tree path, a git repository (path or URL) with an optional "
         f"@ref, or a release version (default: {DEFAULT_KOJI_VERSION})",
     ),
+    Option(
+        "boxkoji_require_koji",
+        "fail (instead of skip) the tests that need Koji's server code when no Koji source can be "
+        "found (for CI)",
+        "bool",
+        False,
+    ),
     Option("boxkoji_keep", "leave the environment running after the session", "bool", False),
     Option("boxkoji_cache_dir", "where sources, the services' Python and templates are cached"),
     Option(
@@ -114,6 +121,7 @@ class BoxKojiConfig:
     runtime: str = "auto"
     koji_source: str = DEFAULT_KOJI_VERSION
     koji_source_explicit: bool = False
+    require_koji: bool = False
     keep: bool = False
     cache_dir: Path = Path(".")
     service_user: str = "nobody"
@@ -177,9 +185,7 @@ def _lookup(opt: Option, cli: Any, ini: Any, env: Mapping[str, str]) -> tuple[An
 
 def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> BoxKojiConfig:
     """Read all options once; raise pytest.UsageError for values that cannot work."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    explicit: dict[str, bool] = {}
+    given: dict[str, tuple[Any, Any]] = {}
     for opt in OPTIONS:
         try:
             ini = config.getini(opt.name)
@@ -187,13 +193,31 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
             raise pytest.UsageError(
                 f"ini key {opt.name} in {config.inipath}: not a boolean; use true or false."
             ) from None
-        value, was_set = _lookup(opt, config.getoption(opt.name), ini, env)
+        given[opt.name] = (config.getoption(opt.name), ini)
+    return _build(given, os.environ if env is None else env, Path(str(config.rootpath)))
+
+
+def config_from_environment(
+    cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, rootdir: Path | None = None
+) -> BoxKojiConfig:
+    """The same configuration without pytest (benchmarks, scripts): `cli` values by ini name, then
+    BOXKOJI_* variables, then defaults. Bad values raise pytest.UsageError with the same messages."""
+    cli = cli or {}
+    given = {opt.name: (cli.get(opt.name), None) for opt in OPTIONS}
+    return _build(given, os.environ if env is None else env, rootdir or Path.cwd())
+
+
+def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir: Path) -> BoxKojiConfig:
+    """given: (command line value, ini value) of each option, None where not given."""
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        cli, ini = given[opt.name]
+        value, _was_set = _lookup(opt, cli, ini, env)
         if opt.choices and value not in opt.choices:
             raise pytest.UsageError(
                 f"{opt.flag} / {opt.name} / {opt.env}: {value!r} is not one of {', '.join(opt.choices)}."
             )
         values[opt.name] = value
-        explicit[opt.name] = was_set
     source = values["boxkoji_koji_source"]
     fail_under = values["cov_hub_fail_under"]
     try:
@@ -223,15 +247,16 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
         runtime=values["boxkoji_runtime"],
         koji_source=source or DEFAULT_KOJI_VERSION,
         koji_source_explicit=bool(source),
+        require_koji=bool(values["boxkoji_require_koji"]),
         keep=bool(values["boxkoji_keep"]),
         cache_dir=Path(values["boxkoji_cache_dir"]).expanduser()
         if values["boxkoji_cache_dir"]
         else default_cache_dir(),
         service_user=values["boxkoji_service_user"],
         services_python=Path(values["boxkoji_services_python"]),
-        rootdir=Path(str(config.rootpath)),
+        rootdir=rootdir,
         scenario_dirs=tuple(
-            _relative(Path(p).expanduser(), config)
+            _relative(Path(p).expanduser(), rootdir)
             for p in (values["boxkoji_scenarios"] or "").split(os.pathsep)
             if p
         ),
@@ -245,6 +270,6 @@ def read_config(config: pytest.Config, env: Mapping[str, str] | None = None) -> 
     )
 
 
-def _relative(path: Path, config: pytest.Config) -> Path:
+def _relative(path: Path, rootdir: Path) -> Path:
     # Relative directories are relative to the rootdir, as pytest's own ini paths are.
-    return path if path.is_absolute() else Path(str(config.rootpath)) / path
+    return path if path.is_absolute() else rootdir / path

@@ -22,7 +22,7 @@ from typing import Any
 
 import koji
 
-from pytest_boxkoji import clients, hostprogs, kojisrc, servicespy
+from pytest_boxkoji import clients, hostprogs, kojisrc, progress, servicespy
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import APP as COVERAGE_APP
@@ -84,7 +84,8 @@ class Environment:
     @contextlib.contextmanager
     def _phase(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
-        yield
+        with progress.phase(f"starting {name}"):
+            yield
         self.timings[name] = time.perf_counter() - start
 
     def _start(self, service: Service) -> None:
@@ -483,28 +484,19 @@ class Environment:
             if kt.exists():
                 lines.append(f"  kinit:    kinit -k -t {kt} {ORDINARY_USER}@{self.realm.realm}")
         if self.hub:
-            lines.append(f"  koji:     koji -c {self.koji_config} -p {clients.PROFILE} hello")
+            # The full path: the virtualenv pytest ran from is often not on the shell's PATH.
+            koji_cli = clients.koji_command()
+            lines.append(f"  koji:     {koji_cli} -c {self.koji_config} -p {clients.PROFILE} hello")
         if self.in_containers:
             names = self.runtime.resources()  # containers first, then the network
+            cli = "docker" if shutil.which("docker") else "podman"
             lines.append(
-                f"  stop:     docker rm -f {' '.join(names[:-1])}; docker network rm {names[-1]}; "
-                f"rm -rf {self.directory}   (podman works the same)"
+                f"  stop:     {cli} rm -f {' '.join(names[:-1])}; {cli} network rm {names[-1]}; "
+                f"rm -rf {self.directory}"
             )
         else:
             lines.append(f"  stop:     kill {pids} && rm -rf {self.directory}")
         return "\n".join(lines)
-
-
-PROCESS_PROGRAMS = (
-    hostprogs.KRB5KDC,
-    hostprogs.KDB5_UTIL,
-    hostprogs.KADMIN_LOCAL,
-    hostprogs.INITDB,
-    hostprogs.POSTGRES,
-    hostprogs.MOD_SSL,
-    hostprogs.MOD_AUTH_GSSAPI,
-    hostprogs.APXS,
-)
 
 
 def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Any:
@@ -512,18 +504,18 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Any:
     user = config.service_user if os.geteuid() == 0 else None
     if config.runtime == "processes":
         return ProcessesRuntime(user, marker, keep=config.keep)
-    missing = [p for p in PROCESS_PROGRAMS if hostprogs.locate(p) is None]
+    missing = [p for p in hostprogs.PROCESSES_RUNTIME if hostprogs.locate(p) is None]
     if config.runtime == "auto" and not missing:
         return ProcessesRuntime(user, marker, keep=config.keep)
     from pytest_boxkoji.runtimes import containers
 
-    client = containers.engine()
+    client, problem = containers.probe()
     if client is None:
         if config.runtime == "containers":
-            raise BoxKojiError(containers.engine_problem())
+            raise BoxKojiError(problem)
         raise BoxKojiError(
             "--boxkoji-runtime=auto found neither runtime usable.\n"
-            f"processes: {hostprogs.describe_missing(missing)}\ncontainers: {containers.engine_problem()}"
+            f"processes: {hostprogs.describe_missing(missing)}\ncontainers: {problem}"
         )
     return containers.ContainersRuntime(
         client,

@@ -14,6 +14,7 @@ from typing import Any
 import koji
 import pytest
 
+from pytest_boxkoji import progress
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import ORDINARY_USER, Environment
@@ -49,8 +50,10 @@ def environment() -> Any:
         from pytest_boxkoji import pytest_coverage
 
         pytest_coverage.configure(request.config)
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
         try:
-            yield env
+            with progress.use(reporter.write_line) if reporter else contextlib.nullcontext():
+                yield env
         finally:
             if cfg.keep:
                 request.config.stash[REPORT_KEY] = env.keep_report()
@@ -60,12 +63,20 @@ def environment() -> Any:
     return boxkoji_environment
 
 
+def without_koji(config: BoxKojiConfig, exc: KojiSourceUnavailable) -> None:
+    """Skip the test that needs Koji's code, or fail it under --boxkoji-require-koji."""
+    reason = f"no Koji source tree is configured and the default could not be obtained: {exc}"
+    if config.require_koji:
+        pytest.fail(f"{reason}\n(--boxkoji-require-koji makes this a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 @contextlib.contextmanager
-def _skip_without_source() -> Iterator[None]:
+def _skip_without_source(env: Environment) -> Iterator[None]:
     try:
         yield
     except KojiSourceUnavailable as exc:
-        pytest.skip(f"no Koji source tree is configured and the default could not be obtained: {exc}")
+        without_koji(env.config, exc)
 
 
 def service(name: str) -> Any:
@@ -73,7 +84,7 @@ def service(name: str) -> Any:
 
     @pytest.fixture(scope="session")
     def _service(boxkoji_environment: Environment) -> Any:
-        with _skip_without_source():
+        with _skip_without_source(boxkoji_environment):
             return getattr(boxkoji_environment, f"start_{name}")()
 
     _service.__name__ = name
@@ -85,7 +96,7 @@ def boxkoji() -> Any:
 
     @pytest.fixture(scope="session")
     def _boxkoji(boxkoji_environment: Environment) -> Environment:
-        with _skip_without_source():
+        with _skip_without_source(boxkoji_environment):
             return boxkoji_environment.start()
 
     return _boxkoji
@@ -187,7 +198,7 @@ def workers() -> Any:
 
     @pytest.fixture(scope="session")
     def _workers(boxkoji: Environment) -> Any:
-        with _skip_without_source():
+        with _skip_without_source(boxkoji):
             crew = boxkoji.workers
             crew.start(boxkoji.config.workers)
             return crew

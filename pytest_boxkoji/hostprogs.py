@@ -64,7 +64,11 @@ MOD_AUTH_GSSAPI = Program(
 CREATEREPO = Program(
     "createrepo_c", "kojid's repositories (newRepo, dist-repo)", "createrepo-c", "createrepo_c"
 )
+RPMBUILD = Program("rpmbuild", "the RPMs of scenario and koji_build_factory builds", "rpm", "rpm-build")
 APXS = Program("apxs", "building mod_wsgi for the services' Python", "apache2-dev", "httpd-devel", SBIN)
+
+# What `auto` checks before it picks the processes runtime.
+PROCESSES_RUNTIME = (KRB5KDC, KDB5_UTIL, KADMIN_LOCAL, INITDB, POSTGRES, MOD_SSL, MOD_AUTH_GSSAPI, APXS)
 
 
 def candidates(program: Program) -> list[str]:
@@ -123,5 +127,6 @@ def describe_missing(missing: list[Program], also: tuple[Program, ...] = ()) -> 
         f"  - install them: Debian/Ubuntu: apt-get install {' '.join(debian)}",
         f"                  Fedora/RHEL:   dnf install {' '.join(fedora)}",
         "  - or use the containers runtime: --boxkoji-runtime=containers",
+        "`boxkoji doctor` checks everything a runtime needs at once.",
     ]
     return "\n".join(lines)

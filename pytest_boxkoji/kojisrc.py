@@ -1,4 +1,5 @@
-"""Where Koji's server code comes from: a local tree, a git repository at a ref, or a release.
+"""Where Koji's server code comes from: a local tree, a release tarball, a git repository at a
+ref, or a release version (downloaded).
 
 Resolved once and cached under ``<cache>/koji``; a second resolution costs a directory check.
 """
@@ -26,6 +27,7 @@ RELEASE_URL = "https://releases.pagure.org/koji/koji-{version}.tar.bz2"
 RELEASE_SHA256: dict[str, str] = {}
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _URL = re.compile(r"^(https?|git|ssh|file)://|^git@")
+_TARBALL = re.compile(r"\.(tar(\.(bz2|gz|xz))?|tgz|tbz2)$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ def how_to_fix() -> str:
     return (
         "Point --boxkoji-koji-source (ini boxkoji_koji_source, env BOXKOJI_KOJI_SOURCE) at one of:\n"
         "  - a Koji source tree:        --boxkoji-koji-source=~/src/koji\n"
+        "  - a release tarball:         --boxkoji-koji-source=~/Downloads/koji-1.35.3.tar.bz2\n"
         "  - a git repository and ref:  --boxkoji-koji-source=https://pagure.io/koji.git@koji-1.35.3\n"
         "                               (or a local clone: /path/to/koji@koji-1.35.3)\n"
         "  - a release version:         --boxkoji-koji-source=1.35.3 (downloaded once from "
@@ -88,6 +91,8 @@ def resolve(spec: str, cache_dir: Path, explicit: bool = True) -> KojiSource:
     if _VERSION.match(spec):
         return _release(spec, cache_dir, explicit)
     local = Path(spec).expanduser()
+    if _TARBALL.search(spec) and not local.is_dir():
+        return _tarball(local, spec, cache_dir)
     if local.is_dir() and not _is_bare_repo(local):
         # A checkout is used as it is, uncommitted edits included: that is what developers want.
         check_tree(local, spec)
@@ -176,8 +181,29 @@ def _release(version: str, cache_dir: Path, explicit: bool) -> KojiSource:
     return KojiSource(target, version, f"release {version} (downloaded to {target})")
 
 
-def _unpack(data: bytes, top: str, target: Path, what: str) -> None:
-    """Unpack a tar archive's `top` directory to `target` atomically; nothing is left on failure."""
+def _tarball(path: Path, spec: str, cache_dir: Path) -> KojiSource:
+    """A release tarball on disk (koji-X.Y.Z.tar.bz2), unpacked once into the cache.
+
+    Keyed by content, not name: a different file under the same name is unpacked anew.
+    """
+    if not path.is_file():
+        raise KojiSourceError(f"Koji source {spec!r}: no such file {path}.\n{how_to_fix()}")
+    data = path.read_bytes()
+    name = _TARBALL.sub("", path.name)
+    target = cache_dir / "koji" / f"{name}-{hashlib.sha256(data).hexdigest()[:12]}"
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target) + ".lock"):
+            if not target.is_dir():
+                _unpack(data, None, target, f"tarball {path}")
+    return KojiSource(target, tree_version(target), f"tarball {path.resolve()} (unpacked in {target})")
+
+
+def _unpack(data: bytes, top: str | None, target: Path, what: str) -> None:
+    """Unpack a tar archive's `top` directory to `target` atomically; nothing is left on failure.
+
+    top=None: the archive's single top-level directory, whatever its name.
+    """
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
     try:
         try:
@@ -185,7 +211,11 @@ def _unpack(data: bytes, top: str, target: Path, what: str) -> None:
                 _extract(tar, tmp)
         except tarfile.TarError as exc:
             raise KojiSourceError(f"Koji source {what}: not a readable tar archive ({exc}).") from None
-        tree = tmp / top if top else tmp
+        if top is None:
+            entries = list(tmp.iterdir())
+            tree = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
+        else:
+            tree = tmp / top if top else tmp
         missing = [p for p in ("kojihub", "schemas/schema.sql") if not (tree / p).exists()]
         if missing:
             raise KojiSourceError(

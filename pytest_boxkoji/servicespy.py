@@ -17,24 +17,53 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pytest_boxkoji import hostprogs
+from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.errors import ServicesPythonError
 
-# What Koji's server code imports (the koji library itself comes from the source tree).
+
+@dataclass(frozen=True)
+class Requirement:
+    """One Python package of the services' virtualenv."""
+
+    spec: str
+    # The Debian package the container images take instead: these have no Linux wheel on PyPI
+    # (gssapi builds from source), and the images install wheels only.
+    debian: str | None = None
+
+
+# What Koji's server code imports (the koji library itself comes from the source tree). The one
+# list for both runtimes: the processes runtime pip-installs every spec; the images install the
+# wheels with --no-deps, so the dependencies are listed too.
 REQUIREMENTS = (
-    "psycopg2-binary",
-    "gssapi",
-    "requests",
-    "requests-gssapi",
-    "defusedxml",
-    "python-dateutil",
-    "six",
-    "Cheetah3",  # kojiweb templates
-    "python-multilib",  # kojid
-    "coverage>=7.4,<8",  # --cov-hub: the same data format as the test process's coverage
+    Requirement("psycopg2-binary"),
+    Requirement("gssapi", debian="python3-gssapi"),
+    Requirement("requests"),
+    Requirement("charset-normalizer"),  # requests
+    Requirement("idna"),  # requests
+    Requirement("urllib3"),  # requests
+    Requirement("certifi"),  # requests
+    Requirement("requests-gssapi"),
+    Requirement("defusedxml"),
+    Requirement("python-dateutil"),
+    Requirement("six"),
+    Requirement("Cheetah3", debian="python3-cheetah"),  # kojiweb templates (Koji 1.35)
+    Requirement("python-multilib"),  # kojid
+    Requirement("coverage>=7.4,<8"),  # --cov-hub: the same data format as the test process's coverage
 )
 # 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
 MOD_WSGI = "mod_wsgi==5.0.2"
+
+
+def wheel_specs() -> list[str]:
+    """What the images' wheelhouse holds (besides mod_wsgi's source, built in the hub image)."""
+    return [r.spec for r in REQUIREMENTS if r.debian is None]
+
+
+def debian_packages() -> list[str]:
+    """What the images install from Debian instead."""
+    return [r.debian for r in REQUIREMENTS if r.debian is not None]
+
+
 MARKER = ".boxkoji-complete"
 
 
@@ -58,7 +87,8 @@ def key(interpreter: Path, koji_version: str) -> str:
         check=True,
     ).stdout.strip()
     series = ".".join(koji_version.split(".")[:2])
-    text = json.dumps([str(interpreter.resolve()), version, series, REQUIREMENTS, MOD_WSGI])
+    specs = [r.spec for r in REQUIREMENTS]
+    text = json.dumps([str(interpreter.resolve()), version, series, specs, MOD_WSGI])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -77,7 +107,8 @@ def ensure(cache_dir: Path, interpreter: Path, koji_version: str) -> ServicesPyt
     with FileLock(str(root) + ".lock"):
         if not (root / MARKER).exists():
             shutil.rmtree(root, ignore_errors=True)
-            _build(root, interpreter)
+            with progress.slow(f"building the services' Python in {root} (once; about a minute)"):
+                _build(root, interpreter)
     return _load(root)
 
 
@@ -102,7 +133,7 @@ def _build(root: Path, interpreter: Path) -> None:
     # System site-packages: kojid needs Debian's python3-dnf / python3-librepo / python3-rpm.
     _run([str(interpreter), "-m", "venv", "--system-site-packages", str(root)], root)
     pip = [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    _run([*pip, *REQUIREMENTS], root)
+    _run([*pip, *(r.spec for r in REQUIREMENTS)], root)
     # Never a cached wheel: one built for another Python would link the wrong libpython.
     _run(
         [*pip, "--no-cache-dir", "--no-binary", "mod_wsgi", MOD_WSGI],

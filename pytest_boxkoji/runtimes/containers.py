@@ -22,30 +22,16 @@ from typing import Any
 
 import psutil
 
-from pytest_boxkoji import hostprogs, ports
+from pytest_boxkoji import hostprogs, ports, progress, servicespy
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
 from pytest_boxkoji.runtimes.tools import Endpoint
 from pytest_boxkoji.services import Service
 
 LABEL = "io.pytest-boxkoji.session"
 PID_LABEL = "io.pytest-boxkoji.pid"
-DOCKERFILES = Path(__file__).resolve().parent.parent.parent / "containers"
+# Shipped inside the package: an installed (non-editable) plugin builds its images from here.
+DOCKERFILES = Path(__file__).resolve().parent.parent / "images"
 DEFAULT_BASE = "docker.io/library/debian:bookworm-slim"
-# Installed with --no-deps: gssapi, Cheetah, rpm, dnf come from Debian's packages in the image.
-WHEELS = (
-    "psycopg2-binary",
-    "requests",
-    "charset-normalizer",
-    "idna",
-    "urllib3",
-    "certifi",
-    "requests-gssapi",
-    "defusedxml",
-    "python-dateutil",
-    "six",
-    "python-multilib",
-    "coverage>=7.4,<8",
-)
 # Where Debian's packages put the programs the service descriptions name.
 IMAGE_PATHS = {
     "postgres": "/usr/lib/postgresql/15/bin/postgres",
@@ -57,28 +43,38 @@ IMAGE_PATHS = {
 # Debian's apache2 has these compiled in (a LoadModule for them would fail).
 IMAGE_BUILTIN_MODULES = {"mod_unixd.so", "mod_log_config.so"}
 SERVICES_VENV = Path("/opt/boxkoji/venv")
-MOD_WSGI = "mod_wsgi==5.0.2"
+
+
+EXTRA_HINT = "pip install 'pytest-boxkoji[containers]'"
+
+
+def probe() -> tuple[Any, str]:
+    """(a docker client for the engine that answers, "") or (None, why there is none)."""
+    try:
+        import docker
+        import testcontainers  # noqa: F401
+    except ImportError as exc:
+        return None, (
+            f"The containers runtime needs the `containers` extra, which is not installed ({exc}). "
+            f"Install it: {EXTRA_HINT}"
+        )
+    where = os.environ.get("DOCKER_HOST", "the default socket (/var/run/docker.sock)")
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client, ""
+    except Exception as exc:
+        return None, (
+            f"No container engine answered at {where} ({type(exc).__name__}: {exc}). Start Docker, "
+            "or Podman's Docker-API socket (`podman system service --time=0 "
+            "unix:///run/podman/podman.sock &` and DOCKER_HOST=unix:///run/podman/podman.sock), or "
+            "use --boxkoji-runtime=processes. `boxkoji doctor --runtime containers` checks the rest."
+        )
 
 
 def engine() -> Any:
-    """A docker client for the engine that answers, or None (imported only when needed)."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-        return client
-    except Exception:
-        return None
-
-
-def engine_problem() -> str:
-    where = os.environ.get("DOCKER_HOST", "the default socket (/var/run/docker.sock)")
-    return (
-        f"No container engine answered at {where}. Start Docker, or Podman's Docker-API socket "
-        "(`podman system service --time=0 unix:///run/podman/podman.sock` and "
-        "DOCKER_HOST=unix:///run/podman/podman.sock), or use --boxkoji-runtime=processes."
-    )
+    """A docker client for the engine that answers, or None."""
+    return probe()[0]
 
 
 def _alive(pid: str) -> bool:
@@ -119,9 +115,11 @@ class Images:
 
     def wheelhouse(self) -> Path:
         """Python packages for the services' virtualenv, downloaded on the host once."""
-        key = hashlib.sha256("\n".join((*WHEELS, MOD_WSGI)).encode()).hexdigest()[:12]
+        wheels = servicespy.wheel_specs()
+        key = hashlib.sha256("\n".join((*wheels, servicespy.MOD_WSGI)).encode()).hexdigest()[:12]
         target = self.cache_dir / "wheelhouse" / key
         if not (target / ".complete").exists():
+            progress.say(f"downloading the services' Python packages into {target} (once)")
             target.mkdir(parents=True, exist_ok=True)
             linux = [
                 "--python-version",
@@ -133,10 +131,10 @@ class Images:
                 "--platform",
                 "manylinux_2_28_x86_64",
             ]
-            done = _pip_download(target, "--only-binary", ":all:", *linux, *WHEELS)
+            done = _pip_download(target, "--only-binary", ":all:", *linux, *wheels)
             if done.returncode == 0:
                 # mod_wsgi is built in the hub image, against the services' Python.
-                done = _pip_download(target, "--no-binary", "mod_wsgi", MOD_WSGI)
+                done = _pip_download(target, "--no-binary", "mod_wsgi", servicespy.MOD_WSGI)
             if done.returncode != 0:
                 raise BoxKojiError(
                     f"Downloading the services' Python packages failed:\n{done.stderr[-2000:]}"
@@ -156,7 +154,9 @@ class Images:
             shutil.copy(dockerfile, context / "Dockerfile")
             if name == "base":
                 args["BASE_IMAGE"] = self.base_image
+                args["DEBIAN_PYTHON"] = " ".join(servicespy.debian_packages())
                 digest.update(self.base_image.encode())
+                digest.update(args["DEBIAN_PYTHON"].encode())
                 wheels = self.wheelhouse()
                 shutil.copytree(wheels, context / "wheelhouse")
                 digest.update("\n".join(sorted(p.name for p in wheels.iterdir())).encode())
@@ -172,9 +172,8 @@ class Images:
         return tag
 
     def _build(self, context: Path, tag: str, args: dict[str, str], name: str) -> None:
-        # Progress goes straight to the terminal: a cold build takes minutes.
-        out = sys.__stderr__ or sys.stderr
-        out.write(f"\nboxkoji: building image {tag}\n")
+        # Progress on the terminal: a cold build takes minutes.
+        progress.say(f"building image {tag}")
         start = time.monotonic()
         last = ""
         for chunk in self.client.api.build(
@@ -191,8 +190,8 @@ class Images:
             if line:
                 last = line
                 if line.startswith("STEP") or line.startswith("Step"):
-                    out.write(f"boxkoji:   {line[:120]}\n")
-        out.write(f"boxkoji: built {tag} in {time.monotonic() - start:.0f} s\n")
+                    progress.say(f"  {line[:120]}")
+        progress.say(f"built {tag} in {time.monotonic() - start:.0f} s")
 
 
 def _pip_download(target: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -284,10 +283,8 @@ class ContainersRuntime:
 
     def services_python(self) -> Any:
         """The virtualenv baked into the base image (mod_wsgi built in the hub image)."""
-        from pytest_boxkoji.servicespy import ServicesPython
-
         site = SERVICES_VENV / "lib" / "python3.11" / "site-packages"
-        return ServicesPython(
+        return servicespy.ServicesPython(
             SERVICES_VENV, site / "mod_wsgi" / "server" / "mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so"
         )
 

@@ -14,8 +14,6 @@ from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.scenario.schema import Build
 
-RPMBUILD = hostprogs.Program("rpmbuild", "making the RPMs of scenario builds", "rpm", "rpm-build")
-
 SPEC = """\
 Name: {name}
 Version: {version}
@@ -56,7 +54,7 @@ def make_rpms(build: Build, cache_dir: Path) -> list[Path]:
 
 
 def _build(build: Build, nvr: dict[str, str], target: Path) -> None:
-    (rpmbuild,) = hostprogs.find(RPMBUILD)
+    (rpmbuild,) = hostprogs.find(hostprogs.RPMBUILD)
     shutil.rmtree(target, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix="boxkoji-rpm-"))
     try:

@@ -11,7 +11,7 @@ import koji
 
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.scenario import apply as applier
-from pytest_boxkoji.scenario.loader import Scenario, load
+from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
 from pytest_boxkoji.scenario.snapshots import Snapshots
 
 if TYPE_CHECKING:
@@ -72,9 +72,15 @@ class ScenarioStates:
             return self.applied.get(name) or Applied(scenario, {}, self.env)
         self.snapshots.restore(EMPTY)
         self.env.forget_sessions()
-        ids = applier.apply(
-            scenario, self.env.admin_session(), self.env.realm_name, self.env.config.cache_dir
-        )
+        try:
+            ids = applier.apply(
+                scenario, self.env.admin_session(), self.env.realm_name, self.env.config.cache_dir
+            )
+        except koji.GenericError as exc:
+            # Half applied: back to the empty hub, so that "nothing changed" holds here too.
+            self.snapshots.restore(EMPTY)
+            self.env.forget_sessions()
+            raise refused(scenario, exc) from None
         self.env.forget_sessions()
         self.snapshots.take(name)
         self.applied[name] = Applied(scenario, ids, self.env)
@@ -107,3 +113,16 @@ class ScenarioStates:
             f"{p.name} =\n" + "\n".join(f"    {rule}" for rule in p.rules) for p in scenario.of("policy")
         )
         self.env.reconfigure_hub(settings, policy)
+
+
+def refused(scenario: Scenario, fault: koji.GenericError) -> ScenarioError:
+    """What the hub refused, pointed at the object its message names (Koji names it)."""
+    text = str(fault).strip().splitlines()[-1]
+    named = [key for key in scenario.objects if key[1] and key[1] in text]
+    if not named:
+        files = ", ".join(scenario.files)
+        return ScenarioError([Problem(files, 0, "", f"the hub refused the scenario: {text}")])
+    kind, name = max(named, key=lambda key: len(key[1]))
+    file, line = scenario.where((kind, name))
+    message = f"the hub refused it: {text}; change it to what Koji accepts"
+    return ScenarioError([Problem(file, line, describe(kind, name, ()), message)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,25 +35,15 @@ def validate_markers(items: Sequence[pytest.Item], dirs: Sequence[Path]) -> tupl
     return (1 if failed else 0), "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="boxkoji", description="pytest-boxkoji tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    scenario = sub.add_parser("scenario", help="scenario files").add_subparsers(dest="action", required=True)
-    check = scenario.add_parser("validate", help="check scenario files without starting Koji")
-    check.add_argument("files", nargs="+", help="scenario files; together they form one scenario")
-    check.add_argument("--dir", action="append", default=[], type=Path, help="also search this directory")
-    args = parser.parse_args(argv)
+def validate_files(files: Sequence[str], dirs: Sequence[Path]) -> int:
+    """`boxkoji scenario validate`: one line when the files are fine, the problems otherwise."""
     try:
-        scenario_ = load(args.files, Path.cwd(), args.dir)
+        scenario_ = load(files, Path.cwd(), dirs)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 1
     counts: dict[str, int] = {}
     for kind, _name in scenario_.objects:
         counts[kind] = counts.get(kind, 0) + 1
-    print(f"ok: {', '.join(args.files)}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    print(f"ok: {', '.join(files)}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -28,4 +28,4 @@ class Service:
     # PostgreSQL refuses root and Apache would drop to another user anyway; the KDC does not care.
     unprivileged: bool = True
     extra_logs: tuple[Path, ...] = ()  # logs the program writes itself, shown when it fails
-    image: str = ""  # the containers runtime's image for it (containers/<image>/Dockerfile)
+    image: str = ""  # the containers runtime's image for it (pytest_boxkoji/images/<image>/Dockerfile)

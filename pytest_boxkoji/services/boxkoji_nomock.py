@@ -13,7 +13,7 @@ REASON = (
     "this builder has no mock (Debian does not package it), so it cannot build in a mock "
     "buildroot. With pytest-boxkoji on such a host, import builds instead "
     "(the koji_build_factory fixture, or `build:` entries in a scenario), or run builders from "
-    "an image with mock (containers/builder-fedora/Dockerfile, for engines that can pull "
+    "an image with mock (pytest_boxkoji/images/builder-fedora/Dockerfile, for engines that can pull "
     "Fedora images)."
 )
 

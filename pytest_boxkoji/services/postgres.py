@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg2
 from filelock import FileLock
 
-from pytest_boxkoji import hostprogs
+from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Service
@@ -174,12 +174,13 @@ def ensure_template(
         with FileLock(str(target) + ".lock"):
             if (target / "data" / "PG_VERSION").exists():
                 return target
-            init(cluster, owner)
-            stop = run(cluster.service())
-            try:
-                load_schema(cluster, schema, realm)
-            finally:
-                stop()
+            with progress.slow(f"building the database template with Koji's schema in {target} (once)"):
+                init(cluster, owner)
+                stop = run(cluster.service())
+                try:
+                    load_schema(cluster, schema, realm)
+                finally:
+                    stop()
             for extra in (cluster.log, cluster.hba):
                 extra.unlink(missing_ok=True)
             shutil.rmtree(cluster.socket_dir, ignore_errors=True)

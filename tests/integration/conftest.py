@@ -7,6 +7,7 @@ import pytest
 
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import KojiSourceUnavailable
+from pytest_boxkoji.factories import CONFIG_KEY, without_koji
 
 FAKE_KOJI = Path(__file__).parent.parent / "data" / "fake-koji"
 
@@ -17,7 +18,7 @@ def koji_source_path(boxkoji_environment: Environment) -> Path:
     try:
         return boxkoji_environment.source().path
     except KojiSourceUnavailable as exc:
-        pytest.skip(f"no Koji source tree: {exc}")
+        without_koji(boxkoji_environment.config, exc)
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def child_env(monkeypatch):
 
 
 @pytest.fixture
-def runtime_args(request) -> list[str]:
-    """Nested pytest runs use the runtime this run was asked for (the contract runs twice)."""
-    runtime = request.config.getoption("boxkoji_runtime") or "auto"
-    return [f"--boxkoji-runtime={runtime}"]
+def outer_args(pytestconfig) -> list[str]:
+    """Nested pytest runs use this run's runtime and cache, however they were given (command line,
+    BOXKOJI_* variable or ini): child_env removes the variables, so they are passed as options."""
+    cfg = pytestconfig.stash[CONFIG_KEY]
+    return [f"--boxkoji-runtime={cfg.runtime}", f"--boxkoji-cache-dir={cfg.cache_dir}"]

@@ -23,12 +23,12 @@ def function_lines(path, name):
 
 
 @pytest.fixture
-def run(runtime_args):
+def run(outer_args):
     """A nested pytest run on the runtime this run uses."""
 
     def nested(pytester, source, *args):
         return pytester.runpytest_subprocess(
-            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *runtime_args, *args
+            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *outer_args, *args
         )
 
     return nested

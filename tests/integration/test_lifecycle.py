@@ -35,7 +35,8 @@ def alive(pids):
 
 
 def pytest_command(source, cache):
-    return nested_pytest(source, f"--boxkoji-cache-dir={cache}")
+    # The processes runtime's own lifecycle (pids, signals); test_containers.py has the containers'.
+    return nested_pytest(source, "--boxkoji-runtime=processes", f"--boxkoji-cache-dir={cache}")
 
 
 def test_a_service_that_dies_fails_at_once_with_its_log(tmp_path):
@@ -47,10 +48,9 @@ def test_a_service_that_dies_fails_at_once_with_its_log(tmp_path):
         log=tmp_path / "doomed.log",
         deadline=30,
     )
-    start = time.monotonic()
+    # "exited with code 3", not "not ready within 30 s": the exit was noticed, not the deadline.
     with pytest.raises(ServiceStartError, match=r"(?s)doomed exited with code 3.*cannot bind: boom"):
         runtime.start(service)
-    assert time.monotonic() - start < 10  # not the 30 s deadline
 
 
 def test_a_service_that_never_gets_ready_fails_at_its_deadline(tmp_path):

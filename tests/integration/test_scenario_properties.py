@@ -14,6 +14,7 @@ from typing import Any
 import koji
 import pytest
 import yaml
+from hubfacts import is_infrastructure
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ from pytest_boxkoji.scenario.schema import BUILTIN
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 
 NAME_CHARS = string.ascii_letters + string.digits + "-_."
-RESERVED = {"kojiadmin", "admin"}
+RESERVED = {"kojiadmin", "admin", "kojira"}
 ARCHES = ["x86_64", "aarch64", "noarch"]
 BUILTIN_PERMS = ["tag", "target", "repo"]
 # Names YAML would read as something else if they were written unquoted.
@@ -205,7 +206,7 @@ def expected_state(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def hub_state(session: koji.ClientSession) -> dict[str, Any]:
     """The same facts, read through the Koji API only."""
-    users = session.listUsers()
+    users = [u for u in session.listUsers() if not is_infrastructure(u["name"])]
     groups = session.listUsers(userType=koji.USERTYPES["GROUP"])
     tags = {}
     for name in sorted(t["name"] for t in session.listTags()):

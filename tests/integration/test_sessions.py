@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import psutil
 import pytest
@@ -21,11 +22,11 @@ def test_hello(boxkoji, koji_session, koji_cli):
 """
 
 
-def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, child_env):
+def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, child_env, outer_args):
     pytester.makepyfile(test_hello=HELLO)
     children = [
         subprocess.Popen(
-            nested_pytest(koji_source_path),
+            nested_pytest(koji_source_path, *outer_args),
             cwd=pytester.path,
             env={**child_env, "RECORD": str(shared_tmp / f"{n}.json")},
             stdout=subprocess.PIPE,
@@ -41,10 +42,37 @@ def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, c
     assert not set(first["urls"].values()) & set(second["urls"].values())
 
 
-def test_keep_leaves_a_working_environment_for_the_shell(pytester, koji_source_path, shared_tmp, child_env):
+def check_kept_containers(out, shared_tmp):
+    """The kept containers answer from a shell; the printed stop line removes all of them."""
+    from pytest_boxkoji.runtimes.containers import engine
+
+    shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
+    kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
+    koji_cmd = re.search(r"koji:\s+(/\S*/koji .*)", out).group(1)
+    stop = re.search(r"stop:\s+(.*)", out).group(1)
+    names = re.search(r"rm -f ([^;]+);", stop).group(1).split()
+    client = engine()
+    try:
+        assert names and all(client.containers.get(n).status == "running" for n in names)
+        env = {**os.environ, **shell_env, "KRB5CCNAME": f"FILE:{shared_tmp}/ccache"}
+        assert subprocess.run(kinit, shell=True, env=env).returncode == 0
+        hello = subprocess.run(koji_cmd, shell=True, env=env, capture_output=True, text=True)
+        assert hello.returncode == 0, hello.stderr
+        assert "kojiuser" in hello.stdout
+    finally:
+        done = subprocess.run(stop, shell=True, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    left = {c.name for c in client.containers.list(all=True)} & set(names)
+    assert left == set()
+    assert not Path(re.search(r"environment kept in (\S+)", out).group(1)).exists()
+
+
+def test_keep_leaves_a_working_environment_for_the_shell(
+    pytester, koji_source_path, shared_tmp, child_env, outer_args
+):
     pytester.makepyfile(test_hello=HELLO)
     result = subprocess.run(
-        nested_pytest(koji_source_path, "--boxkoji-keep"),
+        nested_pytest(koji_source_path, "--boxkoji-keep", *outer_args),
         cwd=pytester.path,
         env={**child_env, "RECORD": str(shared_tmp / "kept.json")},
         capture_output=True,
@@ -52,14 +80,17 @@ def test_keep_leaves_a_working_environment_for_the_shell(pytester, koji_source_p
         timeout=300,
     )
     out = result.stdout
-    stop_line = re.search(r"stop:\s+(kill .*)", out)
+    stop_line = re.search(r"stop:\s+(.*)", out)
     if result.returncode != 0:
         if stop_line:  # what started must not outlive a failed run
             subprocess.run(stop_line.group(1), shell=True, check=False)
         pytest.fail(out + result.stderr)
+    if "--boxkoji-runtime=containers" in outer_args:
+        check_kept_containers(out, shared_tmp)
+        return
     shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
     kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
-    koji_cmd = re.search(r"koji:\s+(koji .*)", out).group(1)
+    koji_cmd = re.search(r"koji:\s+(/\S*/koji .*)", out).group(1)
     stop = re.search(r"stop:\s+(kill .*)", out).group(1)
     pids = [int(p) for p in re.search(r"kill ([\d ]+)&&", stop).group(1).split()]
     try:

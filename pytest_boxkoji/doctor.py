@@ -1,0 +1,307 @@
+"""`boxkoji doctor`: is this machine ready for a runtime, and if not, what installs the rest.
+
+Every check runs (one report, not the first failure), and what is missing comes back as one
+install command for this distribution, so a new user fixes everything in one go.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_boxkoji import hostprogs, kojisrc
+from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.errors import KojiSourceError
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str
+    debian: tuple[str, ...] = ()  # packages that fix it
+    fedora: tuple[str, ...] = ()
+    fix: str = ""  # a command, when no package does
+
+
+def distribution() -> str:
+    """'debian', 'fedora' or '' (unknown), from /etc/os-release."""
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return ""
+    ids: list[str] = []
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key in ("ID", "ID_LIKE"):
+            ids += value.strip('"').split()
+    if {"debian", "ubuntu"} & set(ids):
+        return "debian"
+    if {"fedora", "rhel", "centos"} & set(ids):
+        return "fedora"
+    return ""
+
+
+def _program(program: hostprogs.Program) -> Check:
+    path = hostprogs.locate(program)
+    return Check(
+        program.name,
+        path is not None,
+        str(path) if path else f"not found (needed for {program.purpose})",
+        (program.debian,),
+        (program.fedora,),
+    )
+
+
+def _imports(python: str, modules: str) -> tuple[bool, str]:
+    done = subprocess.run(
+        [python, "-c", f"import {modules}"], capture_output=True, text=True, check=False, timeout=60
+    )
+    return done.returncode == 0, (done.stderr.strip().splitlines() or [""])[-1]
+
+
+def common_checks(settings: BoxKojiConfig) -> list[Check]:
+    """What both runtimes need: the test process's Python packages, rpm, the cache, Koji's code."""
+    checks: list[Check] = []
+    ok, why = _imports(sys.executable, "gssapi, koji, requests_gssapi")
+    checks.append(
+        Check("Kerberos client (gssapi)", ok, "importable" if ok else why, fix="pip install pytest-boxkoji")
+    )
+    ok, why = _imports(sys.executable, "rpm")
+    checks.append(
+        Check(
+            "rpm's Python bindings",
+            ok,
+            "importable (koji import works)" if ok else f"{why} (koji import needs them)",
+            ("python3-rpm",),
+            ("python3-rpm",),
+        )
+    )
+    checks.append(_program(hostprogs.RPMBUILD))
+    checks.append(_cache(settings.cache_dir))
+    checks.append(_koji_source(settings))
+    return checks
+
+
+def _cache(cache: Path) -> Check:
+    existing = next((p for p in (cache, *cache.parents) if p.exists()), Path("/"))
+    ok = os.access(existing, os.W_OK)
+    return Check(
+        "cache directory",
+        ok,
+        f"{cache}" + ("" if ok else f": {existing} is not writable"),
+        fix="--boxkoji-cache-dir=DIR (or BOXKOJI_CACHE_DIR) pointing at a writable directory",
+    )
+
+
+def _koji_source(settings: BoxKojiConfig) -> Check:
+    fix = (
+        "BOXKOJI_KOJI_SOURCE=PATH (a Koji source tree, a koji-X.Y.Z.tar.bz2 release tarball or a "
+        "git repository@ref); see the README's 'Where Koji's server code comes from'"
+    )
+    try:
+        # What the plugin does at first use: the default release is downloaded once.
+        source = kojisrc.resolve(settings.koji_source, settings.cache_dir, settings.koji_source_explicit)
+    except KojiSourceError as exc:
+        return Check("Koji server code", False, str(exc).splitlines()[0], fix=fix)
+    return Check("Koji server code", True, f"Koji {source.version}: {source.origin}")
+
+
+def processes_checks(settings: BoxKojiConfig) -> list[Check]:
+    programs = (*hostprogs.PROCESSES_RUNTIME, hostprogs.CREATEREPO)
+    checks = [_program(p) for p in programs]
+    checks.append(_program_any(hostprogs.APACHE, hostprogs.APACHE_FEDORA))
+    python = settings.services_python
+    if not python.exists():
+        checks.append(
+            Check(
+                "services' Python",
+                False,
+                f"{python} does not exist",
+                ("python3", "python3-venv"),
+                ("python3",),
+            )
+        )
+        return checks
+    ok, why = _imports(str(python), "venv, ensurepip")
+    checks.append(
+        Check(f"venv for {python}", ok, "available" if ok else why, ("python3-venv",), ("python3",))
+    )
+    include = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    header = Path(include) / "Python.h"
+    checks.append(
+        Check(
+            "Python headers (mod_wsgi build)",
+            header.exists(),
+            str(header) if header.exists() else f"{header} missing",
+            ("python3-dev",),
+            ("python3-devel",),
+        )
+    )
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    checks.append(Check("C compiler", compiler is not None, compiler or "no gcc or cc", ("gcc",), ("gcc",)))
+    ok, why = _imports(str(python), "rpm, dnf, librepo")
+    checks.append(
+        Check(
+            f"kojid's system modules for {python}",
+            ok,
+            "rpm, dnf, librepo importable" if ok else why,
+            ("python3-rpm", "python3-dnf", "python3-librepo"),
+            ("python3-rpm", "python3-dnf", "python3-librepo"),
+        )
+    )
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(settings.service_user)
+            checks.append(Check("service user (under root)", True, settings.service_user))
+        except KeyError:
+            checks.append(
+                Check(
+                    "service user (under root)",
+                    False,
+                    f"no user {settings.service_user!r}",
+                    fix=f"useradd --system {settings.service_user} (or --boxkoji-service-user=nobody)",
+                )
+            )
+    return checks
+
+
+def _program_any(*alternatives: hostprogs.Program) -> Check:
+    for program in alternatives:
+        if hostprogs.locate(program) is not None:
+            return _program(program)
+    return _program(alternatives[0])
+
+
+def containers_checks(settings: BoxKojiConfig) -> list[Check]:
+    from pytest_boxkoji.runtimes import containers
+
+    extra = all(importlib.util.find_spec(m) is not None for m in ("docker", "testcontainers"))
+    checks = [
+        Check(
+            "containers extra",
+            extra,
+            "docker and testcontainers importable" if extra else "docker/testcontainers not installed",
+            fix=containers.EXTRA_HINT,
+        )
+    ]
+    if not extra:
+        return checks
+    client, problem = containers.probe()
+    engine_installed = bool(shutil.which("podman") or shutil.which("docker"))
+    checks.append(
+        Check(
+            "container engine",
+            client is not None,
+            "answers" if client is not None else problem,
+            () if engine_installed else ("podman", "runc"),
+            () if engine_installed else ("podman",),
+            fix="podman system service --time=0 unix:///run/podman/podman.sock & "
+            "export DOCKER_HOST=unix:///run/podman/podman.sock",
+        )
+    )
+    if shutil.which("podman"):
+        checks.append(_podman_dns())
+    if client is not None:
+        base = containers.DEFAULT_BASE
+        present = bool(client.images.list(name=base))
+        checks.append(
+            Check(
+                "base image",
+                present,
+                base + (" present" if present else " not present; it is pulled at first use"),
+                fix=f"docker pull {base} (or, offline: debootstrap --variant=minbase bookworm "
+                f"/tmp/rootfs && tar -C /tmp/rootfs -c . | podman import - {base})",
+            )
+        )
+    return checks
+
+
+def _podman_dns() -> Check:
+    """Containers find each other by name only with netavark + aardvark-dns (CNI has no DNS here)."""
+    backend = subprocess.run(
+        ["podman", "info", "--format", "{{.Host.NetworkBackend}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dns = any(
+        Path(d, "aardvark-dns").exists()
+        for d in ("/usr/lib/podman", "/usr/libexec/podman", "/usr/local/lib/podman")
+    )
+    ok = backend == "netavark" and dns
+    detail = f"network backend {backend or 'unknown'}, aardvark-dns {'found' if dns else 'missing'}"
+    return Check(
+        "Podman DNS between containers",
+        ok,
+        detail,
+        ("netavark", "aardvark-dns"),
+        ("netavark", "aardvark-dns"),
+        fix='network_backend = "netavark" under [network] in /etc/containers/containers.conf, then '
+        "`podman system reset` (drops existing containers) or restart the Podman service",
+    )
+
+
+def run_checks(settings: BoxKojiConfig) -> dict[str, list[Check]]:
+    groups = {"both runtimes": common_checks(settings)}
+    if settings.runtime in ("auto", "processes"):
+        groups["processes runtime"] = processes_checks(settings)
+    if settings.runtime in ("auto", "containers"):
+        groups["containers runtime"] = containers_checks(settings)
+    return groups
+
+
+def ready(settings: BoxKojiConfig, groups: dict[str, list[Check]]) -> bool:
+    """auto is ready when the common checks pass and one runtime is complete."""
+    if not all(c.ok for c in groups["both runtimes"]):
+        return False
+    runtimes = [g for name, g in groups.items() if name != "both runtimes"]
+    complete = [all(c.ok for c in g) for g in runtimes]
+    return any(complete) if settings.runtime == "auto" else all(complete)
+
+
+def report(settings: BoxKojiConfig, groups: dict[str, list[Check]], distro: str) -> str:
+    lines = [f"boxkoji doctor: runtime {settings.runtime}, cache {settings.cache_dir}"]
+    for name, checks in groups.items():
+        lines.append(f"{name}:")
+        for check in checks:
+            lines.append(f"  {'ok ' if check.ok else 'NO '} {check.what}: {check.detail}")
+    failed = [c for checks in groups.values() for c in checks if not c.ok]
+    if failed:
+        lines.append("To install what is missing:")
+        lines += _fixes(failed, distro)
+    is_ready = ready(settings, groups)
+    lines.append("ready" if is_ready else "NOT ready")
+    return "\n".join(lines)
+
+
+def _fixes(failed: list[Check], distro: str) -> list[str]:
+    debian = sorted({p for c in failed for p in c.debian})
+    fedora = sorted({p for c in failed for p in c.fedora})
+    sudo = "" if os.geteuid() == 0 else "sudo "
+    lines = []
+    if debian and distro in ("debian", ""):
+        lines.append(f"  {sudo}apt-get install -y {' '.join(debian)}")
+    if fedora and distro in ("fedora", ""):
+        lines.append(f"  {sudo}dnf install -y {' '.join(fedora)}")
+    for check in failed:
+        if check.fix:
+            lines.append(f"  {'then, ' if check.debian else ''}{check.what}: {check.fix}")
+    return lines
+
+
+def main(settings: BoxKojiConfig) -> int:
+    groups = run_checks(settings)
+    print(report(settings, groups, distribution()))
+    return 0 if ready(settings, groups) else 1
