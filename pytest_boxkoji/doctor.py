@@ -213,6 +213,20 @@ def containers_checks(settings: BoxKojiConfig) -> list[Check]:
     )
     if shutil.which("podman"):
         checks.append(_podman_dns())
+        # netavark sets up every network with iptables; without it no container starts
+        # ("netavark: No such file or directory"), and Podman's packages only recommend it.
+        iptables = shutil.which("iptables") or next(
+            (p for p in ("/usr/sbin/iptables", "/sbin/iptables") if Path(p).exists()), None
+        )
+        checks.append(
+            Check(
+                "iptables (netavark's firewall)",
+                iptables is not None,
+                iptables or "not found",
+                ("iptables",),
+                ("iptables",),
+            )
+        )
     if client is not None:
         base = containers.DEFAULT_BASE
         present = bool(client.images.list(name=base))

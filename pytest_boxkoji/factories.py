@@ -50,9 +50,9 @@ def environment() -> Any:
         from pytest_boxkoji import pytest_coverage
 
         pytest_coverage.configure(request.config)
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        writer = progress.pytest_writer(request.config)
         try:
-            with progress.use(reporter.write_line) if reporter else contextlib.nullcontext():
+            with progress.use(writer) if writer else contextlib.nullcontext():
                 yield env
         finally:
             if cfg.keep:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Generator
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -84,7 +86,11 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     cfg = config.stash.get(CONFIG_KEY, None)
     if cfg is None or not cfg.enabled:
         return None
-    return f"boxkoji: runtime={cfg.runtime} koji-source={cfg.koji_source} cache={cfg.cache_dir}"
+    where = Path(__file__).resolve().parent
+    return (
+        f"boxkoji: pytest-boxkoji {version('pytest-boxkoji')} from {where}, runtime={cfg.runtime}, "
+        f"koji-source={cfg.koji_source}, cache={cfg.cache_dir}"
+    )
 
 
 boxkoji_environment = factories.environment()

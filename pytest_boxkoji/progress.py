@@ -1,8 +1,8 @@
 """Lines on the terminal for slow start-up work, so that a cold first run never looks hung.
 
-Under pytest the lines go through pytest's terminal reporter (the plugin installs it with
-`use`): fd-level output capture would swallow a plain write to stderr during fixture setup.
-Without pytest (benchmarks, scripts) they go to stderr.
+Under pytest the lines go to pytest's terminal reporter with output capture suspended (the plugin
+installs `pytest_writer` with `use`): services start during fixture setup, where capture would
+swallow them. Without pytest (benchmarks, scripts) they go to stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 Writer = Callable[[str], None]
 # A phase that has not finished after this long says what it is doing.
@@ -32,6 +33,21 @@ def say(text: str) -> None:
     """One line, prefixed like pytest's own plugins' lines."""
     with _lock:
         _writer(f"boxkoji: {text}")
+
+
+def pytest_writer(config: Any) -> Writer | None:
+    """Write through pytest's terminal reporter, past its output capture (as pytest's own
+    plugins do for messages during a test's setup)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return None
+
+    def write(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(line)
+
+    return write
 
 
 @contextlib.contextmanager

@@ -107,7 +107,7 @@ def ensure(cache_dir: Path, interpreter: Path, koji_version: str) -> ServicesPyt
     with FileLock(str(root) + ".lock"):
         if not (root / MARKER).exists():
             shutil.rmtree(root, ignore_errors=True)
-            with progress.slow(f"building the services' Python in {root} (once; about a minute)"):
+            with progress.slow(f"building the services' Python in {root} (once)"):
                 _build(root, interpreter)
     return _load(root)
 

@@ -73,6 +73,10 @@ def test_no_process_outlives_the_session(pytester, fake_koji, shared_tmp, child_
     pytester.makepyfile(test_record=RECORD_PIDS.format(extra=""))
     result = pytester.run(*pytest_command(fake_koji, shared_tmp / "cache"))
     assert result.ret == 0, result.outlines
+    # A cold cache: the slow step says so on the terminal, through pytest's output capture.
+    result.stdout.fnmatch_lines(
+        ["boxkoji: building the database template with Koji's schema in * (once) ...", "*: done in *s"]
+    )
     info = json.loads(record.read_text())
     assert len(info["pids"]) >= 3  # krb5kdc, postgres and its workers
     assert alive(info["pids"]) == []

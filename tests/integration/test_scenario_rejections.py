@@ -25,7 +25,7 @@ def test_what_the_hub_refuses_names_the_object_and_changes_nothing(boxkoji, tmp_
     with pytest.raises(ScenarioError) as info:
         boxkoji.scenarios.prepare(["refused.yaml"], near=tmp_path)
     message = str(info.value)
-    assert message.startswith("refused.yaml:5: user[not a koji name!]: the hub refused it: ")
+    assert message.startswith("refused.yaml:4: user[not a koji name!]: the hub refused it: ")
     assert "RegexUserName" in message
     admin = boxkoji.admin_session()
     assert admin.getTag("made-before-the-refusal") is None

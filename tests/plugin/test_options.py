@@ -158,3 +158,21 @@ def test_container_options(pytester, monkeypatch):
     monkeypatch.setenv("BOXKOJI_BASE_IMAGE", "localhost/my-debian:12")
     result = pytester.runpytest("-s", "--boxkoji-runtime=containers", "--boxkoji-container-memory=512m")
     result.stdout.fnmatch_lines(["*CONTAINERS containers 512m localhost/my-debian:12*"])
+
+
+def test_require_koji_turns_the_skip_into_a_failure(pytester, monkeypatch, tmp_path):
+    from pytest_boxkoji import kojisrc
+
+    for name in ("BOXKOJI_KOJI_SOURCE", "BOXKOJI_REQUIRE_KOJI", "BOXKOJI_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    # The default release, from a place that cannot answer: as on a machine offline.
+    monkeypatch.setattr(kojisrc, "RELEASE_URL", "http://127.0.0.1:9/koji-{version}.tar.bz2")
+    pytester.makepyfile("def test_needs_the_hub(hub): raise AssertionError('must not run')")
+    args = ("-p", "no:cacheprovider", "--boxkoji", f"--boxkoji-cache-dir={tmp_path}", "-rs")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no Koji source tree is configured and the default could not be obtained*"])
+    monkeypatch.setenv("BOXKOJI_REQUIRE_KOJI", "1")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--boxkoji-require-koji makes this a failure, not a skip*"])

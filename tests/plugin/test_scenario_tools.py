@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_scenario_dirs_option_is_searched(pytester):
 def test_boxkoji_command(tmp_path, content, code):
     (tmp_path / "s.yaml").write_text(content)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest_boxkoji.scenario.validate", "scenario", "validate", "s.yaml"],
+        [str(Path(sys.executable).parent / "boxkoji"), "scenario", "validate", "s.yaml"],  # the installed command
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -225,3 +225,53 @@ def test_release_checksum_mismatch(
     with pytest.raises(KojiSourceError, match="checksum"):
         kojisrc.resolve("0.0.3", cache)
     assert not (cache / "koji" / "koji-0.0.3").exists()
+
+
+# Release tarballs on disk
+
+
+def test_tarball_is_unpacked_once_into_the_cache(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tarball = make_release(tmp_path, tmp_path, "0.0.7")
+    source = kojisrc.resolve(str(tarball), cache)
+    assert source.version == "0.0.7"
+    assert source.path.parent == cache / "koji" and source.path.name.startswith("koji-0.0.7-")
+    assert (source.path / "kojihub" / "__init__.py").is_file()
+    assert "tarball" in source.origin
+    monkeypatch.setattr(kojisrc, "_unpack", lambda *args: pytest.fail("unpacked again"))
+    assert kojisrc.resolve(str(tarball), cache).path == source.path
+
+
+def test_another_tarball_under_the_same_name_is_not_mistaken_for_the_cached_one(
+    tmp_path: Path, cache: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    first = kojisrc.resolve(str(make_release(tmp_path / "a", tmp_path / "a", "0.0.8")), cache)
+    # Same file name, other content (a rebuilt tree).
+    (tmp_path / "b").mkdir()
+    rebuilt = tmp_path / "b" / "koji-0.0.8.tar.bz2"
+    with tarfile.open(rebuilt, "w:bz2") as tar:
+        tree = make_tree(tmp_path / "b" / "other" / "koji-0.0.8", "0.0.8")
+        (tree / "kojihub" / "changed.py").write_text("")
+        tar.add(tree, arcname="koji-0.0.8")
+    second = kojisrc.resolve(str(rebuilt), cache)
+    assert second.path != first.path
+    assert (second.path / "kojihub" / "changed.py").exists()
+
+
+def test_missing_tarball_names_the_file(tmp_path: Path, cache: Path) -> None:
+    with pytest.raises(KojiSourceError, match=r"nowhere/koji-1\.35\.3\.tar\.bz2': no such file"):
+        kojisrc.resolve(str(tmp_path / "nowhere" / "koji-1.35.3.tar.bz2"), cache)
+    assert not (cache / "koji").exists() or not list((cache / "koji").iterdir())
+
+
+def test_a_tarball_that_is_not_koji_leaves_nothing(tmp_path: Path, cache: Path) -> None:
+    tree = tmp_path / "not-koji"
+    (tree / "src").mkdir(parents=True)
+    tarball = tmp_path / "not-koji.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tree, arcname="not-koji")
+    with pytest.raises(KojiSourceError, match="is not a Koji source tree"):
+        kojisrc.resolve(str(tarball), cache)
+    assert [p.name for p in (cache / "koji").iterdir() if not p.name.endswith(".lock")] == []
