@@ -65,3 +65,17 @@ def test_boxkoji_object_describes_the_environment(boxkoji):
     assert boxkoji.koji_config.read_text().startswith("[boxkoji]")
     assert (boxkoji.topdir / "packages").is_dir()
     assert set(boxkoji.env) == {"KRB5_CONFIG", "KRB5_KDC_PROFILE"}
+
+
+def test_koji_import_through_the_cli(koji_cli, koji_admin, boxkoji):
+    """`koji import` reads RPM headers in the test process's Python: the rpm shim must find the
+    system's bindings inside a virtualenv."""
+    from pytest_boxkoji.scenario.rpms import make_rpms
+    from pytest_boxkoji.scenario.schema import Build
+
+    rpms = make_rpms(Build(type="build", name="cli-import-1.0-1", arches=["noarch"]), boxkoji.config.cache_dir)
+    done = koji_cli("import", *map(str, rpms), user="kojiadmin")
+    assert done.returncode == 0, done.stderr
+    build = koji_admin.getBuild("cli-import-1.0-1")
+    assert build is not None and build["state"] == koji.BUILD_STATES["COMPLETE"]
+    assert sorted(r["arch"] for r in koji_admin.listRPMs(buildID=build["id"])) == ["noarch", "src"]
