@@ -236,7 +236,7 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
             " >= 0"
         ) from None
     reports = tuple(values["cov_hub_report"] or ("term",))
-    from pytest_boxkoji.coverage import check_report_kind
+    from pytest_boxkoji.coverage.data import check_report_kind
 
     for kind in reports:
         problem = check_report_kind(kind)

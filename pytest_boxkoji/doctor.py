@@ -114,9 +114,8 @@ def _koji_source(settings: BoxKojiConfig) -> Check:
 
 
 def processes_checks(settings: BoxKojiConfig) -> list[Check]:
-    programs = (*hostprogs.PROCESSES_RUNTIME, hostprogs.CREATEREPO)
+    programs = (*hostprogs.PROCESSES_RUNTIME, hostprogs.APACHE, hostprogs.CREATEREPO)
     checks = [_program(p) for p in programs]
-    checks.append(_program_any(hostprogs.APACHE, hostprogs.APACHE_FEDORA))
     python = settings.services_python
     if not python.exists():
         checks.append(
@@ -175,13 +174,6 @@ def processes_checks(settings: BoxKojiConfig) -> list[Check]:
                 )
             )
     return checks
-
-
-def _program_any(*alternatives: hostprogs.Program) -> Check:
-    for program in alternatives:
-        if hostprogs.locate(program) is not None:
-            return _program(program)
-    return _program(alternatives[0])
 
 
 def containers_checks(settings: BoxKojiConfig) -> list[Check]:

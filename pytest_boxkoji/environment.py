@@ -25,9 +25,9 @@ import koji
 from pytest_boxkoji import clients, hostprogs, kojisrc, progress, servicespy
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
-from pytest_boxkoji.coverage import APP as COVERAGE_APP
-from pytest_boxkoji.coverage import HubCoverage
-from pytest_boxkoji.coverage import combine as combine_coverage
+from pytest_boxkoji.coverage.data import APP as COVERAGE_APP
+from pytest_boxkoji.coverage.data import HubCoverage
+from pytest_boxkoji.coverage.data import combine as combine_coverage
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch

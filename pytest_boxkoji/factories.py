@@ -17,14 +17,12 @@ import pytest
 from pytest_boxkoji import progress
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import ORDINARY_USER, Environment
 from pytest_boxkoji.errors import KojiSourceUnavailable
+from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 from pytest_boxkoji.scenario.loader import ScenarioError
 from pytest_boxkoji.services.postgres import ADMIN
-
-ENV_KEY = pytest.StashKey[Environment]()
-CONFIG_KEY = pytest.StashKey[BoxKojiConfig]()
-REPORT_KEY = pytest.StashKey[str]()
 
 SessionFactory = Callable[..., koji.ClientSession]
 
@@ -47,9 +45,7 @@ def environment() -> Any:
         cfg = _enabled_config(request)
         env = Environment(cfg)
         request.config.stash[ENV_KEY] = env
-        from pytest_boxkoji import pytest_coverage
-
-        pytest_coverage.configure(request.config)
+        hub_coverage.configure(request.config)
         writer = progress.pytest_writer(request.config)
         try:
             with progress.use(writer) if writer else contextlib.nullcontext():
@@ -153,7 +149,6 @@ HUB_FIXTURES = frozenset(
         "koji_build_factory",
     }
 )
-STATE_KEY = pytest.StashKey[Any]()
 
 
 def scenario_state() -> Any:

@@ -21,6 +21,7 @@ class Program:
     fedora: str
     extra_dirs: tuple[str, ...] = ()
     is_file: bool = False  # a file looked up in extra_dirs only (Apache modules)
+    alternatives: tuple[Program, ...] = ()  # the same program under other names (httpd)
 
 
 def _pg_dirs() -> tuple[str, ...]:
@@ -49,9 +50,14 @@ KADMIN_LOCAL = Program(
 )
 INITDB = Program("initdb", "the PostgreSQL cluster", "postgresql", "postgresql-server", _pg_dirs())
 POSTGRES = Program("postgres", "the PostgreSQL server", "postgresql", "postgresql-server", _pg_dirs())
-PSQL = Program("psql", "loading the Koji schema", "postgresql-client", "postgresql")
-APACHE = Program("apache2", "the Apache httpd serving the hub", "apache2", "httpd", SBIN)
-APACHE_FEDORA = Program("httpd", "the Apache httpd serving the hub", "apache2", "httpd", SBIN)
+APACHE = Program(
+    "apache2",
+    "the Apache httpd serving the hub",
+    "apache2",
+    "httpd",
+    SBIN,
+    alternatives=(Program("httpd", "the Apache httpd serving the hub", "apache2", "httpd", SBIN),),
+)
 MOD_SSL = Program("mod_ssl.so", "HTTPS for the hub", "apache2", "mod_ssl", APACHE_MODULE_DIRS, is_file=True)
 MOD_AUTH_GSSAPI = Program(
     "mod_auth_gssapi.so",
@@ -78,6 +84,15 @@ def candidates(program: Program) -> list[str]:
 
 
 def locate(program: Program) -> Path | None:
+    """Where the program is (under its own name, else an alternative's), or None."""
+    for candidate in (program, *program.alternatives):
+        found = _locate_one(candidate)
+        if found is not None:
+            return found
+    return None
+
+
+def _locate_one(program: Program) -> Path | None:
     if not program.is_file:
         found = shutil.which(program.name)
         if found:
@@ -104,21 +119,12 @@ def find(*programs: Program) -> list[Path]:
     return found
 
 
-def find_one_of(*alternatives: Program) -> Path:
-    """The first of several names for the same program (apache2 on Debian, httpd on Fedora)."""
-    for program in alternatives:
-        path = locate(program)
-        if path is not None:
-            return path
-    raise MissingProgramError(describe_missing([alternatives[0]], alternatives[1:]))
-
-
-def describe_missing(missing: list[Program], also: tuple[Program, ...] = ()) -> str:
+def describe_missing(missing: list[Program]) -> str:
     lines = ["The processes runtime could not find what it needs on this host:"]
     for program in missing:
         lines.append(f"  - {program.name}, needed for {program.purpose}.")
         lines.append(f"    Checked: {', '.join(candidates(program))}")
-        for alt in also:
+        for alt in program.alternatives:
             lines.append(f"    Also checked: {', '.join(candidates(alt))}")
     debian = sorted({p.debian for p in missing})
     fedora = sorted({p.fedora for p in missing})

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pytest_boxkoji import factories
-from pytest_boxkoji import pytest_coverage as hub_coverage
 from pytest_boxkoji.config import add_options, read_config
-from pytest_boxkoji.factories import CONFIG_KEY, ENV_KEY, REPORT_KEY
+from pytest_boxkoji.coverage import session as hub_coverage
+from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

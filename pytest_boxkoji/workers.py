@@ -131,9 +131,6 @@ class Workers:
             self.synced.discard(name)
             self._session().disableHost(name)
 
-    def host(self, name: str) -> dict[str, object]:
-        return dict(self._session().getHost(name))
-
     def autoscale(
         self, maximum: int, minimum: int = 1, idle: float = 10.0, interval: float = 1.0
     ) -> Autoscaling:
@@ -308,14 +305,6 @@ class Workers:
                     self._register(builder)
                     self._start(builder)
             self.synced = set(self.builders)
-
-    def stop_all(self) -> None:
-        self.stop_autoscale()
-        for builder in list(self.builders.values()):
-            self._stop(builder)
-        if self.kojira is not None:
-            self.env.stop_service(self.kojira)
-            self.kojira = None
 
     def _autoscale(self, maximum: int, minimum: int, idle: float, interval: float) -> None:
         idle_since: dict[str, float] = {}

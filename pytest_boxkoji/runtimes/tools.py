@@ -61,10 +61,7 @@ class HostTools:
 
     def path(self, program: hostprogs.Program) -> str:
         if program not in self._paths:
-            if program == hostprogs.APACHE:  # apache2 on Debian, httpd on Fedora
-                self._paths[program] = hostprogs.find_one_of(hostprogs.APACHE, hostprogs.APACHE_FEDORA)
-            else:
-                self._paths[program] = hostprogs.find(program)[0]
+            self._paths[program] = hostprogs.find(program)[0]
         return str(self._paths[program])
 
     def has_file(self, path: Path) -> bool:

@@ -7,7 +7,8 @@ import pytest
 
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import KojiSourceUnavailable
-from pytest_boxkoji.factories import CONFIG_KEY, without_koji
+from pytest_boxkoji.factories import without_koji
+from pytest_boxkoji.keys import CONFIG_KEY
 
 FAKE_KOJI = Path(__file__).parent.parent / "data" / "fake-koji"
 

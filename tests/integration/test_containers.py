@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_boxkoji.factories import CONFIG_KEY
+from pytest_boxkoji.keys import CONFIG_KEY
 from pytest_boxkoji.runtimes import containers
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@
 import pytest
 
 SHOW_CONFIG = """
-from pytest_boxkoji.factories import CONFIG_KEY
+from pytest_boxkoji.keys import CONFIG_KEY
 
 def test_show(request):
     cfg = request.config.stash[CONFIG_KEY]
@@ -113,7 +113,7 @@ def test_coverage_options_from_env_and_ini(pytester, monkeypatch):
     pytester.makeini("[pytest]\ncov_hub_report = term-missing json:out.json\n")
     pytester.makepyfile(
         """
-        from pytest_boxkoji.factories import CONFIG_KEY
+        from pytest_boxkoji.keys import CONFIG_KEY
         def test_show(request):
             cfg = request.config.stash[CONFIG_KEY]
             print("COV", cfg.cov_hub, list(cfg.cov_hub_reports), cfg.cov_hub_fail_under)
@@ -131,7 +131,7 @@ def test_coverage_options_from_env_and_ini(pytester, monkeypatch):
 def test_workers_option(pytester, monkeypatch):
     pytester.makepyfile(
         """
-        from pytest_boxkoji.factories import CONFIG_KEY
+        from pytest_boxkoji.keys import CONFIG_KEY
         def test_show(request):
             print("WORKERS", request.config.stash[CONFIG_KEY].workers)
         """
@@ -148,7 +148,7 @@ def test_workers_option(pytester, monkeypatch):
 def test_container_options(pytester, monkeypatch):
     pytester.makepyfile(
         """
-        from pytest_boxkoji.factories import CONFIG_KEY
+        from pytest_boxkoji.keys import CONFIG_KEY
         def test_show(request):
             cfg = request.config.stash[CONFIG_KEY]
             print("CONTAINERS", cfg.runtime, cfg.container_memory, cfg.base_image)

@@ -87,21 +87,23 @@ def test_candidates_start_with_path() -> None:
     assert places[1:] == ["/nonexistent/boxkoji-no-such-prog"]
 
 
-def test_find_one_of_returns_first_available() -> None:
-    assert hostprogs.find_one_of(MISSING, SH) == Path(shutil.which("sh") or "")
+def test_an_alternative_name_is_found() -> None:
+    apache_or_sh = Program("boxkoji-no-such-prog", "testing", "d", "f", alternatives=(SH,))
+    assert hostprogs.locate(apache_or_sh) == Path(shutil.which("sh") or "")
+    assert hostprogs.find(apache_or_sh) == [Path(shutil.which("sh") or "")]
 
 
-def test_find_one_of_prefers_earlier_alternative(tmp_path: Path) -> None:
+def test_the_own_name_comes_before_alternatives(tmp_path: Path) -> None:
     tool = tmp_path / "sh"
     tool.write_text("#!/bin/sh\n")
     tool.chmod(0o755)
-    first = Program("sh", "testing", "d", "f", (str(tmp_path),), is_file=True)
-    assert hostprogs.find_one_of(first, SH) == tool
+    first = Program("sh", "testing", "d", "f", (str(tmp_path),), is_file=True, alternatives=(SH,))
+    assert hostprogs.locate(first) == tool
 
 
-def test_find_one_of_lists_every_alternative() -> None:
+def test_missing_lists_every_alternative() -> None:
     with pytest.raises(MissingProgramError) as info:
-        hostprogs.find_one_of(MISSING, OTHER_MISSING)
+        hostprogs.find(Program("boxkoji-no-such-prog", "testing", "d", "f", alternatives=(OTHER_MISSING,)))
     message = str(info.value)
     assert "boxkoji-no-such-prog, needed for testing" in message
     assert "Also checked:" in message

@@ -1,8 +1,8 @@
-"""--cov-hub: coverage of Koji's server code, measured inside the hub and reported by pytest.
+"""--cov-hub's data: the hub's data directory, combining and reporting.
 
-The hub runs `services/hub_coverage_app.py`; its data files land in the environment's coverage
-directory, are combined when the services have stopped, mapped back to the Koji source tree and
-reported in pytest-cov's style.
+The hub runs `hub_app.py`; its data files land in the environment's coverage directory, are
+combined when the services have stopped, mapped back to the Koji source tree and reported in
+pytest-cov's style.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import coverage
 
-APP = Path(__file__).parent / "services" / "hub_coverage_app.py"
+APP = Path(__file__).parent / "hub_app.py"
 
 
 @dataclass

@@ -7,10 +7,9 @@ from pathlib import Path
 import coverage
 import pytest
 
-from pytest_boxkoji.coverage import report
-from pytest_boxkoji.factories import CONFIG_KEY, ENV_KEY
+from pytest_boxkoji.coverage.data import report
+from pytest_boxkoji.keys import CONFIG_KEY, COVERAGE_RESULT_KEY, ENV_KEY
 
-RESULT_KEY = pytest.StashKey[list[str]]()
 # Not ".coverage.*": pytest-cov combines those into the test process's own data.
 DATA_FILE = ".coverage-hub"
 
@@ -50,7 +49,7 @@ def finish(session: pytest.Session) -> None:
     lines: list[str] = []
     if not target.exists():
         lines.append("no hub coverage data: did any test use the hub?")
-        session.config.stash[RESULT_KEY] = lines
+        session.config.stash[COVERAGE_RESULT_KEY] = lines
         return
     koji_src = _koji_src(session)
     total = 0.0
@@ -64,7 +63,7 @@ def finish(session: pytest.Session) -> None:
         )
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    session.config.stash[RESULT_KEY] = lines
+    session.config.stash[COVERAGE_RESULT_KEY] = lines
 
 
 def _koji_src(session: pytest.Session) -> Path:
@@ -75,7 +74,7 @@ def _koji_src(session: pytest.Session) -> Path:
 
 
 def summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = terminalreporter.config.stash.get(RESULT_KEY, None)
+    lines = terminalreporter.config.stash.get(COVERAGE_RESULT_KEY, None)
     if lines:
         terminalreporter.write_sep("-", "Koji hub coverage (--cov-hub)")
         for line in lines:
