@@ -57,8 +57,8 @@ def one_run(config: BoxKojiConfig) -> dict[str, float]:
         figures.update(env.timings)
         figures["ready (hub answers getAPIVersion)"] = ready
         figures["total to authenticated call"] = authed
-        if env.in_containers:
-            figures["containers"] = len(env.runtime.containers)
+        if env.runtime.own_filesystem:
+            figures["services"] = len(env.services)
         else:
             figures["resident memory MB"] = resident_mb(env.runtime.pids())
             figures["processes"] = len(env.runtime.pids())

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import koji
 
@@ -31,6 +30,7 @@ from pytest_boxkoji.coverage.data import combine as combine_coverage
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
+from pytest_boxkoji.runtimes import Runtime
 from pytest_boxkoji.runtimes.processes import OWNER_FILE, ProcessesRuntime, sweep, sweep_stale_sessions
 from pytest_boxkoji.scenario.state import ScenarioStates
 from pytest_boxkoji.services import Service
@@ -60,7 +60,7 @@ class Environment:
         self.directory.chmod(0o711)
         (self.directory / OWNER_FILE).write_text(str(os.getpid()))
         self.owner = service_owner(config.service_user)
-        self.runtime: Any = choose_runtime(config, self.marker, self.directory)
+        self.runtime: Runtime = choose_runtime(config, self.marker, self.directory)
         self.timings: dict[str, float] = {}
         self.services: list[Service] = []
         self._source = source
@@ -130,7 +130,7 @@ class Environment:
                 source = self.source()
                 with self._phase("postgres"):
                     tools = self.runtime.tools("postgres", hostprogs.INITDB, hostprogs.POSTGRES)
-                    self.runtime_mount(self.config.cache_dir)
+                    self.runtime.mount(self.config.cache_dir)
                     template = ensure_template(
                         self.config.cache_dir / "templates",
                         source.schema,
@@ -153,15 +153,6 @@ class Environment:
         self.runtime.start(service)
         return lambda: self.runtime.stop(service)
 
-    @property
-    def in_containers(self) -> bool:
-        return bool(self.runtime.name == "containers")
-
-    def runtime_mount(self, path: Path) -> None:
-        """Make a host directory visible to the services at the same path (containers)."""
-        if hasattr(self.runtime, "mount"):
-            self.runtime.mount(path)
-
     def start_hub(self) -> HubSettings:
         with self._lock:
             if self.hub is None:
@@ -174,7 +165,7 @@ class Environment:
                     tools = self.runtime.tools(
                         "hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI
                     )
-                    self.runtime_mount(source.path)
+                    self.runtime.mount(source.path)
                     hosts = hub_service.HOSTNAMES
                     cert = orch.checkout("hub", "server_cert", holder="hub", hosts=hosts, owner=self.owner)
                     keytab = orch.checkout("HTTP", "keytab", holder="hub", hosts=hosts, owner=self.owner)
@@ -230,15 +221,8 @@ class Environment:
         """The virtualenv the hub, kojid and kojira run in (built once, cached)."""
         with self._lock:
             if self._python is None:
-                in_image = getattr(self.runtime, "services_python", None)
                 with self._phase("services python"):
-                    self._python = (
-                        in_image()
-                        if in_image
-                        else servicespy.ensure(
-                            self.config.cache_dir, self.config.services_python, self.source().version
-                        )
-                    )
+                    self._python = self.runtime.services_python(self.config, self.source().version)
             return self._python
 
     def chown(self, path: Path) -> None:
@@ -361,14 +345,8 @@ class Environment:
         if not hub_service.write_hub_conf(new):
             return False
         with self._phase("hub reload"):
-            if hasattr(self.runtime, "restart"):
-                # In a container the hub's processes are not ours to signal: restart it whole.
-                assert self._hub_service is not None
-                self.runtime.restart(self._hub_service)
-            else:
-                pid = self.runtime.pid_of("hub")
-                assert pid is not None
-                hub_service.restart_application(pid, new)
+            assert self._hub_service is not None
+            self.runtime.restart(self._hub_service)
         self.forget_sessions()
         return True
 
@@ -456,8 +434,7 @@ class Environment:
             leftovers = sweep(self.marker)
             if leftovers:
                 log.warning("killed leftover processes %s of %s", leftovers, self.directory)
-            if hasattr(self.runtime, "close"):
-                self.runtime.close()
+            self.runtime.close()
             self._restore_environ()
             shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -474,7 +451,6 @@ class Environment:
 
     def keep_report(self) -> str:
         """How to reach a kept environment from a shell, and how to stop it."""
-        pids = " ".join(str(p) for p in self.runtime.pids())  # PostgreSQL's workers included
         lines = [f"boxkoji environment kept in {self.directory}"]
         lines += [f"  {name:9} {url}" for name, url in self.urls.items()]
         if self.realm:
@@ -487,19 +463,11 @@ class Environment:
             # The full path: the virtualenv pytest ran from is often not on the shell's PATH.
             koji_cli = clients.koji_command()
             lines.append(f"  koji:     {koji_cli} -c {self.koji_config} -p {clients.PROFILE} hello")
-        if self.in_containers:
-            names = self.runtime.resources()  # containers first, then the network
-            cli = "docker" if shutil.which("docker") else "podman"
-            lines.append(
-                f"  stop:     {cli} rm -f {' '.join(names[:-1])}; {cli} network rm {names[-1]}; "
-                f"rm -rf {self.directory}"
-            )
-        else:
-            lines.append(f"  stop:     kill {pids} && rm -rf {self.directory}")
+        lines.append(f"  stop:     {self.runtime.stop_hint(self.directory)}")
         return "\n".join(lines)
 
 
-def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Any:
+def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Runtime:
     """processes when asked for, or (auto) when every host program is here; else containers."""
     user = config.service_user if os.geteuid() == 0 else None
     if config.runtime == "processes":

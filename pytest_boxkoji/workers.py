@@ -20,7 +20,7 @@ import koji
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
-from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services import builders as builder_services
 from pytest_boxkoji.services.postgres import ADMIN
 
@@ -71,8 +71,8 @@ class Workers:
 
     def start(self, count: int) -> None:
         """The first `count` builders and kojira, made part of the empty state."""
-        if not self.env.in_containers:  # the builder image has them
-            hostprogs.find(hostprogs.CREATEREPO)
+        self.env.runtime.tools("builder", hostprogs.CREATEREPO)  # missing on this host: says how to fix
+        if not self.env.runtime.own_filesystem:  # the builder image has them
             self._check_python()
         states = self.env._scenarios
 
@@ -217,8 +217,8 @@ class Workers:
         service = builder_services.kojid(
             settings,
             self.env.start_kdc().services_env,
-            lambda: self._ready(builder.name),
-            has_mock=not self.env.in_containers and shutil.which("mock") is not None,
+            Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
+            has_mock=not self.env.runtime.own_filesystem and shutil.which("mock") is not None,
         )
         self.env.chown(settings.directory)  # with the work and mock directories kojid() made
         self.env.start_service(service)
@@ -260,7 +260,8 @@ class Workers:
         if "repo" not in s.getUserPerms(KOJIRA):
             s.grantPermission(KOJIRA, "repo")
         settings = self._daemon_settings(KOJIRA, KOJIRA)
-        service = builder_services.kojira(settings, self.env.start_kdc().services_env, self._kojira_logged_in)
+        ready = Check("kojira holds a live session on the hub", self._kojira_logged_in)
+        service = builder_services.kojira(settings, self.env.start_kdc().services_env, ready)
         self.env.chown(settings.directory)
         self.env.start_service(service)
         self.kojira = service

@@ -1,31 +1,66 @@
-"""How services are started: local processes (mirakuru) or, later, containers."""
+"""How services run: local processes (processes.py) or containers (containers.py).
+
+`Runtime` is everything the rest of the plugin may ask of a runtime. Nothing outside this
+package asks which runtime it has: what differs is a method here or a declared trait.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+from pytest_boxkoji import hostprogs
+from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Service
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.servicespy import ServicesPython
 
 
 class Runtime(Protocol):
-    """The small interface both runtimes implement."""
-
     name: str
+    # Traits: the services see their own filesystem (an image), not this host's programs.
+    own_filesystem: bool
 
     def start(self, service: Service) -> None:
-        """Start the service and return once its readiness check passes."""
+        """Start the service and return once its readiness check passes (runtimes/wait.py)."""
 
     def stop(self, service: Service) -> None:
-        """Stop the service (SIGTERM first); never raises for a service already gone."""
+        """Stop the service (its stop signal first); never raises for a service already gone."""
 
-    def alive(self, service: Service) -> bool:
-        """The service's process (or container) is still running."""
+    def restart(self, service: Service) -> None:
+        """Make a running service read its configuration again, and wait until it is ready."""
 
     def kill(self, service: Service) -> None:
         """Kill the service abruptly (to test what happens when one dies)."""
+
+    def alive(self, service: Service) -> bool:
+        """The service's process (or container) is still running."""
 
     def logs(self, service: Service) -> str:
         """The last lines of what the service wrote, for error messages."""
 
     def pids(self) -> list[int]:
-        """Process ids of everything this runtime started and is still running."""
+        """Host process ids of everything this runtime started and is still running."""
+
+    def endpoint(self, service: str, port: int) -> Endpoint:
+        """An address for the service's port, as it binds it and as the test process reaches it."""
+
+    def tools(self, image: str, *programs: hostprogs.Program) -> Tools:
+        """The service's programs where it runs; missing ones are an error that says how to fix it."""
+
+    def mount(self, path: Path) -> None:
+        """Make a host directory visible to the services at the same path."""
+
+    def services_python(self, config: BoxKojiConfig, koji_version: str) -> ServicesPython:
+        """The Python the hub, kojid and kojira run in."""
+
+    def detach(self) -> None:
+        """Forget every service without stopping it (--boxkoji-keep)."""
+
+    def stop_hint(self, directory: Path) -> str:
+        """A shell command that stops what `detach` left running and removes `directory`."""
+
+    def close(self) -> None:
+        """Release what the runtime itself holds (a network); after every service has stopped."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +25,10 @@ from typing import Any
 import psutil
 
 from pytest_boxkoji import hostprogs, ports, progress, servicespy
-from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
+from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.runtimes.tools import Endpoint
+from pytest_boxkoji.runtimes.wait import wait_ready
 from pytest_boxkoji.services import Service
 
 LABEL = "io.pytest-boxkoji.session"
@@ -112,6 +116,7 @@ class Images:
         self.cache_dir = cache_dir
         self.base_image = base_image
         self.built: dict[str, str] = {}
+        self._lock = threading.RLock()
 
     def wheelhouse(self) -> Path:
         """Python packages for the services' virtualenv, downloaded on the host once."""
@@ -144,6 +149,11 @@ class Images:
 
     def ensure(self, name: str) -> str:
         """The tag of image `name` (base, kdc, ...), built now if its inputs changed."""
+        # Services start in parallel: one build of each image, the others wait for it.
+        with self._lock:
+            return self._ensure(name)
+
+    def _ensure(self, name: str) -> str:
         if name in self.built:
             return self.built[name]
         dockerfile = DOCKERFILES / name / "Dockerfile"
@@ -161,7 +171,7 @@ class Images:
                 shutil.copytree(wheels, context / "wheelhouse")
                 digest.update("\n".join(sorted(p.name for p in wheels.iterdir())).encode())
             else:
-                args["BOXKOJI_BASE"] = self.ensure("base")
+                args["BOXKOJI_BASE"] = self._ensure("base")
                 digest.update(args["BOXKOJI_BASE"].encode())
             tag = f"localhost/boxkoji-{name}:{digest.hexdigest()[:16]}"
             if not self.client.images.list(name=tag):
@@ -239,6 +249,7 @@ class ContainersRuntime:
     """Starts services as containers on one private network."""
 
     name = "containers"
+    own_filesystem = True
 
     def __init__(
         self,
@@ -266,9 +277,6 @@ class ContainersRuntime:
         if all(path != m and m not in path.parents for m in self.mounts):
             self.mounts.append(path)
 
-    def _volumes(self) -> dict[str, dict[str, str]]:
-        return {str(m): {"bind": str(m), "mode": "rw"} for m in self.mounts}
-
     def endpoint(self, service: str, port: int) -> Endpoint:
         (published,) = ports.claim(1)
         end = Endpoint(
@@ -281,7 +289,7 @@ class ContainersRuntime:
         self.endpoints.setdefault(service, []).append(end)
         return end
 
-    def services_python(self) -> Any:
+    def services_python(self, config: BoxKojiConfig, koji_version: str) -> servicespy.ServicesPython:
         """The virtualenv baked into the base image (mod_wsgi built in the hub image)."""
         site = SERVICES_VENV / "lib" / "python3.11" / "site-packages"
         return servicespy.ServicesPython(
@@ -291,19 +299,39 @@ class ContainersRuntime:
     def tools(self, image: str, *programs: hostprogs.Program) -> ContainerTools:
         return ContainerTools(self, image, image)
 
+    def _container(
+        self, image: str, command: list[str], env: dict[str, str], name: str, **kwargs: Any
+    ) -> Any:
+        """The one way this runtime makes a container: the session's labels, mounts and network."""
+        from testcontainers.core.config import testcontainers_config
+        from testcontainers.core.container import DockerContainer
+
+        # No reaper container: it needs an image pull, and the session labels and sweep already
+        # remove what a session made, crashed or not.
+        testcontainers_config.ryuk_disabled = True
+        container = (
+            DockerContainer(self.images.ensure(image))
+            .with_command(command)
+            .with_name(f"boxkoji-{self.marker}-{name.replace(':', '-')}")
+            .with_network(self.network)
+        )
+        for key, value in env.items():
+            container.with_env(key, value)
+        for mount in self.mounts:
+            container.with_volume_mapping(str(mount), str(mount), "rw")
+        if self.memory:
+            kwargs["mem_limit"] = self.memory
+        # One with_kwargs call: testcontainers replaces, not merges, earlier kwargs.
+        container.with_kwargs(labels=self.labels, **kwargs)
+        return container
+
     def run_once(
         self, image: str, command: list[str], env: dict[str, str], user: str = "0:0"
     ) -> subprocess.CompletedProcess[str]:
-        container = self.client.containers.run(
-            self.images.ensure(image),
-            command,
-            detach=True,
-            environment=env,
-            volumes=self._volumes(),
-            labels=self.labels,
-            network=self.network.name,
-            user=user,
-        )
+        name = f"{image}-once-{secrets.token_hex(3)}"
+        started = self._container(image, command, env, name, user=user)
+        started.start()
+        container = started.get_wrapped_container()
         try:
             code = container.wait(timeout=120)["StatusCode"]
             out = container.logs(stdout=True, stderr=False).decode(errors="replace")
@@ -313,62 +341,29 @@ class ContainersRuntime:
         return subprocess.CompletedProcess(command, code, out, err)
 
     def start(self, service: Service) -> None:
-        from testcontainers.core.config import testcontainers_config
-        from testcontainers.core.container import DockerContainer
-
-        # No reaper container: it needs an image pull, and the session labels and sweep already
-        # remove what a session made, crashed or not.
-        testcontainers_config.ryuk_disabled = True
-
-        image = self.images.ensure(service.image)
         name = service.name
         alias = host_alias(name)
-        container = (
-            DockerContainer(image)
-            .with_command(service.command)
-            .with_name(f"boxkoji-{self.marker}-{service.name.replace(':', '-')}")
-        )
-        for key, value in service.env.items():
-            container.with_env(key, value)
-        for mount in self.mounts:
-            container.with_volume_mapping(str(mount), str(mount), "rw")
-        for end in self.endpoints.get(name, []):
-            # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
-            container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)  # type: ignore[assignment]
-        container.with_network(self.network).with_network_aliases(alias)
-        # One with_kwargs call: testcontainers replaces, not merges, earlier kwargs.
-        kwargs: dict[str, Any] = {"labels": self.labels, "hostname": alias}
+        kwargs: dict[str, Any] = {"hostname": alias}
         if service.unprivileged:
             kwargs["user"] = "65534:65534"
         if service.cwd is not None:
             kwargs["working_dir"] = str(service.cwd)
-        if self.memory:
-            kwargs["mem_limit"] = self.memory
-        container.with_kwargs(**kwargs)
+        container = self._container(service.image, service.command, service.env, name, **kwargs)
+        for end in self.endpoints.get(name, []):
+            # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
+            container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)
+        container.with_network_aliases(alias)
         container.start()
         wrapped = container.get_wrapped_container()
         self.containers[name] = wrapped
-        self._wait_ready(service, wrapped)
+        wait_ready(service, lambda: self._exited(wrapped), lambda: self.log_tail(wrapped))
 
-    def _wait_ready(self, service: Service, container: Any) -> None:
-        end = time.monotonic() + service.deadline
-        while time.monotonic() < end:
-            container.reload()
-            if container.status not in ("running", "created"):
-                raise ServiceStartError(
-                    f"{service.name} (container {container.name}) exited while starting "
-                    f"(status {container.status}).\n{self.log_tail(container)}"
-                )
-            try:
-                if service.ready():
-                    return
-            except Exception:
-                pass
-            time.sleep(0.1)
-        raise ServiceStartError(
-            f"{service.name} (container {container.name}) was not ready within {service.deadline:.0f} s.\n"
-            f"{self.log_tail(container)}"
-        )
+    @staticmethod
+    def _exited(container: Any) -> str | None:
+        container.reload()
+        if container.status in ("running", "created"):
+            return None
+        return f"(container {container.name}) exited with status {container.status}"
 
     @staticmethod
     def log_tail(container: Any, lines: int = 30) -> str:
@@ -407,13 +402,15 @@ class ContainersRuntime:
         return bool(container.status == "running")
 
     def pids(self) -> list[int]:
-        return []
-
-    def pid_of(self, name: str) -> int | None:
-        return None
+        return []  # the containers' processes are the engine's
 
     def detach(self) -> None:
         self.containers.clear()
+
+    def stop_hint(self, directory: Path) -> str:
+        names = self.resources()  # containers first, then the network
+        cli = "docker" if shutil.which("docker") else "podman"
+        return f"{cli} rm -f {' '.join(names[:-1])}; {cli} network rm {names[-1]}; rm -rf {directory}"
 
     def resources(self) -> list[str]:
         """Names of everything this session still has in the engine."""

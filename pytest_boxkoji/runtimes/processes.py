@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import psutil
-from mirakuru import Executor
+from mirakuru import SimpleExecutor
 from mirakuru.base import ENV_UUID
-from mirakuru.exceptions import ProcessFinishedWithError, TimeoutExpired
+from mirakuru.exceptions import ProcessFinishedWithError
 
-from pytest_boxkoji import hostprogs, ports
-from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji import hostprogs, ports, servicespy
+from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.runtimes.tools import Endpoint, HostTools
+from pytest_boxkoji.runtimes.wait import wait_ready
 from pytest_boxkoji.services import Service
+from pytest_boxkoji.servicespy import ServicesPython
 
 log = logging.getLogger(__name__)
 SESSION_MARKER = "BOXKOJI_SESSION"
@@ -39,14 +41,14 @@ def logs_of(service: Service) -> str:
     )
 
 
-class ServiceExecutor(Executor):
-    """Runs one Service; ready when its own check passes, failed the moment it exits."""
+class ServiceExecutor(SimpleExecutor):
+    """Runs one Service's process; waiting for it to be ready is runtimes/wait.py's job."""
 
     def __init__(self, service: Service, user: str | None, marker: str, keep: bool = False) -> None:
         self.service = service
         self.keep = keep
         service.log.parent.mkdir(parents=True, exist_ok=True)
-        self._logfile: IO[Any] = open(service.log, "ab")  # noqa: SIM115 - closed in stop()
+        self._logfile: IO[Any] = open(service.log, "ab")  # noqa: SIM115 - closed in close_log()
         popen: dict[str, Any] = {}
         if user is not None:
             entry = pwd.getpwnam(user)
@@ -54,8 +56,6 @@ class ServiceExecutor(Executor):
         super().__init__(
             service.command,
             cwd=str(service.cwd) if service.cwd else None,
-            timeout=service.deadline,
-            sleep=0.05,
             envvars={**service.env, SESSION_MARKER: marker},
             stdin=None,
             stdout=self._logfile,
@@ -71,26 +71,10 @@ class ServiceExecutor(Executor):
             envs.pop(ENV_UUID, None)
         return envs
 
-    def pre_start_check(self) -> bool:
-        return False  # ports are private and freshly chosen: nothing else can be serving them
-
-    def after_start_check(self) -> bool:
-        try:
-            return self.service.ready()
-        except Exception:  # readiness probes fail in many ways until the service is up
-            return False
-
-    def check_subprocess(self) -> bool:
-        # A foreground server that exits while starting has failed, whatever its exit code.
+    def exited(self) -> str | None:
         if self.process is not None and self.process.poll() is not None:
-            code = self.process.returncode
-            self._kill_all_kids(signal.SIGKILL)
-            self._clear_process()
-            raise ServiceStartError(
-                f"{self.service.name} exited with code {code} while starting: "
-                f"{' '.join(self.service.command)}\n{logs_of(self.service)}"
-            )
-        return self.after_start_check()
+            return f"exited with code {self.process.returncode}"
+        return None
 
     def close_log(self) -> None:
         self._logfile.close()
@@ -100,6 +84,7 @@ class ProcessesRuntime:
     """Starts services as local processes; as root, as the unprivileged service user."""
 
     name = "processes"
+    own_filesystem = False
 
     def __init__(self, service_user: str | None, marker: str, keep: bool = False) -> None:
         self.service_user = service_user
@@ -113,16 +98,14 @@ class ProcessesRuntime:
         self.executors[service.name] = executor
         try:
             executor.start()
-        except TimeoutExpired:
-            raise ServiceStartError(
-                f"{service.name} was not ready within {service.deadline:.0f} s "
-                f"(check: {getattr(service.ready, '__doc__', None) or service.ready!r}).\n"
-                f"{logs_of(service)}"
-            ) from None
-        finally:
-            if not executor.running():
-                executor.close_log()
-                self.executors.pop(service.name, None)
+            wait_ready(service, executor.exited, lambda: logs_of(service))
+        except BaseException:
+            # Whatever it started (Apache's children too) goes; the error says why.
+            self.executors.pop(service.name, None)
+            with contextlib.suppress(Exception):
+                executor.kill()
+            executor.close_log()
+            raise
 
     def stop(self, service: Service) -> None:
         executor = self.executors.pop(service.name, None)
@@ -137,6 +120,14 @@ class ProcessesRuntime:
             executor.kill()
         finally:
             executor.close_log()
+
+    def restart(self, service: Service) -> None:
+        executor = self.executors.get(service.name)
+        if service.reload is not None and executor is not None and executor.process is not None:
+            service.reload(executor.process.pid)
+            return
+        self.stop(service)
+        self.start(service)
 
     def pids(self) -> list[int]:
         found = set(session_pids(self.marker))
@@ -161,6 +152,12 @@ class ProcessesRuntime:
     def tools(self, image: str, *programs: hostprogs.Program) -> HostTools:
         return HostTools(*programs)
 
+    def mount(self, path: Path) -> None:
+        """Every host path is already where the services run."""
+
+    def services_python(self, config: BoxKojiConfig, koji_version: str) -> ServicesPython:
+        return servicespy.ensure(config.cache_dir, config.services_python, koji_version)
+
     def kill(self, service: Service) -> None:
         """SIGKILL the service's process (tests of failure handling use it)."""
         executor = self.executors.get(service.name)
@@ -174,16 +171,19 @@ class ProcessesRuntime:
         executor = self.executors.get(service.name)
         return executor is not None and executor.running()
 
-    def pid_of(self, name: str) -> int | None:
-        executor = self.executors.get(name)
-        return executor.process.pid if executor and executor.process else None
-
     def detach(self) -> None:
         """Forget every process without stopping it (--boxkoji-keep)."""
         for executor in self.executors.values():
             executor.process = None
             executor.close_log()
         self.executors.clear()
+
+    def stop_hint(self, directory: Path) -> str:
+        pids = " ".join(str(p) for p in self.pids())  # PostgreSQL's workers included
+        return f"kill {pids} && rm -rf {directory}"
+
+    def close(self) -> None:
+        """Nothing of its own to release: the processes are the services."""
 
 
 def session_pids(marker: str) -> list[int]:

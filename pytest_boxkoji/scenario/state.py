@@ -108,7 +108,7 @@ class ScenarioStates:
             assert self.env.hub is not None
             settings["PluginPath"] = applier.plugin_path(scenario, self.env.hub.koji_src)
             for directory in settings["PluginPath"].split(":"):
-                self.env.runtime_mount(Path(directory))  # a user's plugins, seen by a containerized hub
+                self.env.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
         policy = "\n".join(
             f"{p.name} =\n" + "\n".join(f"    {rule}" for rule in p.rules) for p in scenario.of("policy")
         )

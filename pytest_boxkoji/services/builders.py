@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
 
 LAUNCHER = Path(__file__).parent / "kojid_launcher.py"
@@ -33,7 +32,7 @@ class DaemonSettings:
 def kojid(
     settings: DaemonSettings,
     env: dict[str, str],
-    ready: Callable[[], bool],
+    ready: Check,
     has_mock: bool,
     maxjobs: int = 4,
 ) -> Service:
@@ -55,7 +54,7 @@ def kojid(
     )
 
 
-def kojira(settings: DaemonSettings, env: dict[str, str], ready: Callable[[], bool]) -> Service:
+def kojira(settings: DaemonSettings, env: dict[str, str], ready: Check) -> Service:
     settings.directory.mkdir(parents=True, exist_ok=True)
     conf = settings.directory / "kojira.conf"
     conf.write_text(render("kojira.conf", **_context(settings)))
@@ -78,7 +77,7 @@ def _daemon(
     script: list[str],
     conf: Path,
     env: dict[str, str],
-    ready: Callable[[], bool],
+    ready: Check,
     log: Path,
     extra_logs: tuple[Path, ...] = (),
 ) -> Service:

@@ -15,7 +15,7 @@ import psutil
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
 
 # (module name, file): loaded when the file exists (Debian compiles some in, Fedora does not).
@@ -186,14 +186,13 @@ def service(settings: HubSettings, env: dict[str, str]) -> Service:
     return Service(
         name="hub",
         command=[settings.tools.path(hostprogs.APACHE), "-f", str(httpd_conf), "-DFOREGROUND"],
-        ready=lambda: answers(settings),
+        ready=Check("getAPIVersion over HTTPS, the certificate checked", lambda: answers(settings)),
         log=settings.directory / "logs" / "httpd.stdout.log",
         extra_logs=(settings.directory / "logs" / "httpd-error.log",),
         env={**env, "KRB5RCACHEDIR": str(run), "LANG": "C.UTF-8", "HOME": str(run)},
         deadline=60,
-        ports={"https": settings.endpoint.port},
         image="hub",
-        depends_on=("kdc", "postgres"),
+        reload=lambda pid: restart_application(pid, settings),
     )
 
 

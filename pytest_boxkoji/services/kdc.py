@@ -12,7 +12,7 @@ from gssapi.raw.misc import GSSError
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import KerberosError
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
 
 REALM = "KOJI.BOX"
@@ -127,11 +127,10 @@ def service(realm: Realm) -> Service:
     return Service(
         name="kdc",
         command=[realm.tools.path(hostprogs.KRB5KDC), "-n", "-r", realm.realm],
-        ready=realm.kinit_works,
+        ready=Check(f"kinit as {PROBE} with its keytab", realm.kinit_works),
         log=realm.directory / "krb5kdc.stdout.log",
         env=realm.env,
         deadline=15,
-        ports={"kdc": realm.endpoint.port},
         unprivileged=False,
         image="kdc",  # its database and stash belong to whoever runs pytest
     )

@@ -17,7 +17,7 @@ from filelock import FileLock
 from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import Check, Service
 
 DB_USER = "koji"
 DB_NAME = "koji"
@@ -102,10 +102,9 @@ class Cluster:
         return Service(
             name=self.name,
             command=command,
-            ready=self.accepts_connections,
+            ready=Check("PostgreSQL answers SELECT 1", self.accepts_connections),
             log=self.log,
             deadline=30,
-            ports={"postgres": end.port},
             # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for the hub's connections.
             stop_signal=signal.SIGINT,
             image="postgres",

@@ -12,7 +12,7 @@ from nested import nested_pytest
 
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.processes import ProcessesRuntime
-from pytest_boxkoji.services import Service
+from pytest_boxkoji.services import Check, Service
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_a_service_that_dies_fails_at_once_with_its_log(tmp_path):
     service = Service(
         "doomed",
         ["sh", "-c", "echo 'cannot bind: boom' >&2; exit 3"],
-        ready=lambda: False,
+        ready=Check("never", lambda: False),
         log=tmp_path / "doomed.log",
         deadline=30,
     )
@@ -58,11 +58,14 @@ def test_a_service_that_never_gets_ready_fails_at_its_deadline(tmp_path):
     service = Service(
         "sleepy",
         ["sh", "-c", "echo waiting; exec sleep 30"],
-        ready=lambda: False,
+        ready=Check("a check that never passes", lambda: False),
         log=tmp_path / "sleepy.log",
         deadline=1,
     )
-    with pytest.raises(ServiceStartError, match=r"(?s)sleepy was not ready within 1 s.*waiting"):
+    with pytest.raises(
+        ServiceStartError,
+        match=r"(?s)sleepy was not ready within 1 s \(check: a check that never passes; last answer: not yet\).*waiting",
+    ):
         runtime.start(service)
     assert runtime.pids() == []
 
