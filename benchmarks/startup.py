@@ -54,11 +54,11 @@ def one_run(config: BoxKojiConfig) -> dict[str, float]:
         session = env.session("kojiadmin", "gssapi")
         assert session.getLoggedInUser()["name"] == "kojiadmin"
         authed = time.perf_counter() - start
-        figures.update(env.timings)
+        figures.update(env.graph.timings)
         figures["ready (hub answers getAPIVersion)"] = ready
         figures["total to authenticated call"] = authed
         if env.runtime.own_filesystem:
-            figures["services"] = len(env.services)
+            figures["services"] = len(env.graph.services)
         else:
             figures["resident memory MB"] = resident_mb(env.runtime.pids())
             figures["processes"] = len(env.runtime.pids())

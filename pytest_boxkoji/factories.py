@@ -15,14 +15,14 @@ import koji
 import pytest
 
 from pytest_boxkoji import progress
+from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
-from pytest_boxkoji.environment import ORDINARY_USER, Environment
+from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import KojiSourceUnavailable
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 from pytest_boxkoji.scenario.loader import ScenarioError
-from pytest_boxkoji.services.postgres import ADMIN
 
 SessionFactory = Callable[..., koji.ClientSession]
 

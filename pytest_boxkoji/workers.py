@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 import koji
 
 from pytest_boxkoji import hostprogs
+from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services import builders as builder_services
-from pytest_boxkoji.services.postgres import ADMIN
 
 if TYPE_CHECKING:
     from pytest_boxkoji.environment import Environment
+    from pytest_boxkoji.scenario.hubstate import HubState
 
 log = logging.getLogger(__name__)
 KOJIRA = "kojira"
@@ -74,17 +75,19 @@ class Workers:
         self.env.runtime.tools("builder", hostprogs.CREATEREPO)  # missing on this host: says how to fix
         if not self.env.runtime.own_filesystem:  # the builder image has them
             self._check_python()
-        states = self.env._scenarios
-
         def change() -> None:
             self.ensure_kojira()
             self.scale(count)
             self.synced = set(self.builders)
 
-        if states is None:
-            change()  # the empty state is taken later, with them in it
-        else:
-            states.rebase(change)
+        self.env.change_empty_state(change)
+
+    def before_test(self, state: HubState) -> None:
+        """Before each test's restore: a builder that died says so, with its log; builders
+        that joined or left since are made part of the empty state."""
+        self.check()
+        if self.pending():
+            state.rebase(self.settle)
 
     def scale(self, count: int, arches: Sequence[str] = ("x86_64",)) -> list[str]:
         """Run exactly `count` builders (new ones get `arches`); the names of all of them."""
@@ -155,10 +158,10 @@ class Workers:
         services = [b.service for b in self.builders.values() if b.service is not None]
         if self.kojira is not None:
             services.append(self.kojira)
-        dead = [service for service in services if not self.env.service_alive(service)]
+        dead = [service for service in services if not self.env.runtime.alive(service)]
         if dead:
             raise ServiceStartError(
-                "\n".join(f"{service.name} has died.\n{self.env.service_logs(service)}" for service in dead)
+                "\n".join(f"{service.name} has died.\n{self.env.runtime.logs(service)}" for service in dead)
             )
 
     def stop_autoscale(self) -> None:
@@ -196,7 +199,7 @@ class Workers:
         env = self.env
         hub = env.start_hub()
         orch = env.start_orch()
-        cred = orch.checkout(principal_name, "keytab", holder=name, owner=env.owner)
+        cred = orch.checkout(principal_name, "keytab", holder=name, owner=env.workspace.owner)
         assert cred.path is not None
         python = env.services_python()
         return builder_services.DaemonSettings(
@@ -220,8 +223,8 @@ class Workers:
             Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
             has_mock=not self.env.runtime.own_filesystem and shutil.which("mock") is not None,
         )
-        self.env.chown(settings.directory)  # with the work and mock directories kojid() made
-        self.env.start_service(service)
+        self.env.workspace.chown(settings.directory)  # with the work and mock directories kojid() made
+        self.env.graph.start_service(service)
         builder.service = service
 
     def _ready(self, name: str) -> bool:
@@ -231,7 +234,7 @@ class Workers:
 
     def _stop(self, builder: Builder) -> None:
         if builder.service is not None:
-            self.env.stop_service(builder.service)
+            self.env.graph.stop_service(builder.service)
             builder.service = None
 
     def _check_python(self) -> None:
@@ -262,8 +265,8 @@ class Workers:
         settings = self._daemon_settings(KOJIRA, KOJIRA)
         ready = Check("kojira holds a live session on the hub", self._kojira_logged_in)
         service = builder_services.kojira(settings, self.env.start_kdc().services_env, ready)
-        self.env.chown(settings.directory)
-        self.env.start_service(service)
+        self.env.workspace.chown(settings.directory)
+        self.env.graph.start_service(service)
         self.kojira = service
 
     def _kojira_logged_in(self) -> bool:
@@ -292,7 +295,7 @@ class Workers:
         """Run on the restored empty state: register what it lacks, restart those kojids."""
         with self._lock:
             if self.kojira is not None and not self._kojira_logged_in():
-                self.env.stop_service(self.kojira)
+                self.env.graph.stop_service(self.kojira)
                 self.kojira = None
             self.ensure_kojira()
             s = self._session()

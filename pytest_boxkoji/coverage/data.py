@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import coverage
 
+log = logging.getLogger(__name__)
 APP = Path(__file__).parent / "hub_app.py"
 
 
@@ -45,6 +47,17 @@ class HubCoverage:
 
     def data_files(self) -> list[Path]:
         return sorted(self.directory.glob(".coverage.hub.*"))
+
+
+def save_coverage(coverage: HubCoverage, target: Path) -> None:
+    """After the hub stopped (every daemon saved its data): combine into `target`, kept for
+    `coverage combine` with other runs."""
+    files = coverage.data_files()
+    if not files:
+        log.warning("--cov-hub: the hub wrote no coverage data in %s", coverage.directory)
+        return
+    target.unlink(missing_ok=True)
+    combine(files, target, coverage.koji_src)
 
 
 def combine(

@@ -64,3 +64,38 @@ class Runtime(Protocol):
 
     def close(self) -> None:
         """Release what the runtime itself holds (a network); after every service has stopped."""
+
+
+def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Runtime:
+    """The one place a runtime is chosen: processes when asked for, or (auto) when every host
+    program is here; else containers."""
+    import os
+
+    from pytest_boxkoji.errors import BoxKojiError
+    from pytest_boxkoji.runtimes.processes import ProcessesRuntime
+
+    user = config.service_user if os.geteuid() == 0 else None
+    if config.runtime == "processes":
+        return ProcessesRuntime(user, marker, keep=config.keep)
+    missing = [p for p in hostprogs.PROCESSES_RUNTIME if hostprogs.locate(p) is None]
+    if config.runtime == "auto" and not missing:
+        return ProcessesRuntime(user, marker, keep=config.keep)
+    from pytest_boxkoji.runtimes import containers
+
+    client, problem = containers.probe()
+    if client is None:
+        if config.runtime == "containers":
+            raise BoxKojiError(problem)
+        raise BoxKojiError(
+            "--boxkoji-runtime=auto found neither runtime usable.\n"
+            f"processes: {hostprogs.describe_missing(missing)}\ncontainers: {problem}"
+        )
+    return containers.ContainersRuntime(
+        client,
+        marker,
+        config.cache_dir,
+        [directory],
+        keep=config.keep,
+        memory=config.container_memory,
+        base_image=config.base_image or containers.DEFAULT_BASE,
+    )

@@ -183,7 +183,10 @@ class ProcessesRuntime:
         return f"kill {pids} && rm -rf {directory}"
 
     def close(self) -> None:
-        """Nothing of its own to release: the processes are the services."""
+        """The safety net: kill whatever still carries this session's marker."""
+        leftovers = sweep(self.marker)
+        if leftovers:
+            log.warning("killed leftover processes %s of session %s", leftovers, self.marker)
 
 
 def session_pids(marker: str) -> list[int]:

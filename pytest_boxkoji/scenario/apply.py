@@ -14,6 +14,7 @@ from typing import Any
 
 import koji
 
+from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.scenario.loader import Scenario
 from pytest_boxkoji.scenario.rpms import make_rpms
 from pytest_boxkoji.scenario.schema import BUILTIN, Build
@@ -56,11 +57,11 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     _batch(
         s,
         [
-            lambda m, p=p: m.grantPermission("kojiadmin", p.name, create=True, description=p.description)
+            lambda m, p=p: m.grantPermission(ADMIN, p.name, create=True, description=p.description)
             for p in perms
         ],
     )
-    _batch(s, [lambda m, p=p: m.revokePermission("kojiadmin", p.name) for p in perms])
+    _batch(s, [lambda m, p=p: m.revokePermission(ADMIN, p.name) for p in perms])
 
     groups = scenario.of("group")
     record("group", [g.name for g in groups], _batch(s, [lambda m, g=g: m.newGroup(g.name) for g in groups]))
@@ -265,5 +266,5 @@ def _import_builds(scenario: Scenario, s: koji.ClientSession, cache_dir: Path, i
     )
     infos = _batch(s, [lambda m, b=b: m.getBuild(b.name, strict=True) for b in builds])
     ids["build"] = {b.name: info["id"] for b, info in zip(builds, infos, strict=True)}
-    _batch(s, [lambda m, b=b: m.setBuildOwner(b.name, b.owner) for b in builds if b.owner != "kojiadmin"])
+    _batch(s, [lambda m, b=b: m.setBuildOwner(b.name, b.owner) for b in builds if b.owner != ADMIN])
     _batch(s, [lambda m, t=t, b=b: m.tagBuildBypass(t, b.name, force=True) for t, b in needed])

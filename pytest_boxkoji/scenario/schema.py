@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from pytest_boxkoji.accounts import ADMIN
+
 NVR = re.compile(
     r"^(?P<name>[A-Za-z0-9_.+-]+)-(?P<version>[A-Za-z0-9_.+~^]+)-(?P<release>[A-Za-z0-9_.+~^]+)$"
 )
@@ -121,7 +123,7 @@ class InheritanceLink(Model):
 
 class TagPackage(Model):
     name: str
-    owner: str = "kojiadmin"
+    owner: str = ADMIN
     blocked: bool = False
     extra_arches: list[str] = Field(default=[], alias="extra-arches")
 
@@ -210,7 +212,7 @@ class Build(Obj):
     type: Literal["build"]
     arches: list[str] = ["noarch"]
     tags: list[str] = []
-    owner: str = "kojiadmin"
+    owner: str = ADMIN
     requires: list[str] = []  # Requires: of its RPMs
 
     _names = field_validator("arches", "tags", "requires", mode="before")(_names)
@@ -304,5 +306,5 @@ BUILTIN = {
     },
     "channel": {"default", "createrepo", "maven", "livecd", "appliance", "vm", "image", "livemedia"},
     "btype": {"rpm", "maven", "win", "image"},
-    "user": {"kojiadmin"},
+    "user": {ADMIN},
 }

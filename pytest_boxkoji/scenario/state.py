@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +11,12 @@ import koji
 
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.scenario import apply as applier
+from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
-from pytest_boxkoji.scenario.snapshots import Snapshots
 
 if TYPE_CHECKING:
     from pytest_boxkoji.environment import Environment
-
-EMPTY = "empty"
+    from pytest_boxkoji.services.hub import Hub
 
 
 @dataclasses.dataclass
@@ -45,12 +44,12 @@ class Applied:
 class ScenarioStates:
     """Applies each distinct scenario once per session and restores it for every test."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, state: HubState, hub: Hub) -> None:
         self.env = env
-        assert env.postgres is not None and env.hub is not None
-        self.snapshots = Snapshots(env.postgres, env.hub.topdir, env.directory / "snapshots")
-        self.snapshots.take(EMPTY)  # the hub as it started: nothing but the admin
+        self.state = state
+        self.hub = hub
         self.applied: dict[str, Applied] = {}
+        state.on_rebase(self.applied.clear)  # their snapshots are gone: applied again when used
 
     def load(self, files: Sequence[str], near: Path | None, dirs: Sequence[Path]) -> Scenario:
         # Read every time (milliseconds): a file edited during the session is what counts.
@@ -60,42 +59,24 @@ class ScenarioStates:
         """Put the hub in the state `files` describe (the empty hub when there are none)."""
         scenario = self.load(files, near, dirs) if files else Scenario(files=())
         name = f"s{scenario.digest}" if files else EMPTY
-        workers = self.env._workers
-        if workers is not None:
-            workers.check()  # a builder that died says so, with its log, before the next test
-            if workers.pending():
-                self.rebase(workers.settle)
+        self.state.new_test()
         self._reconfigure(scenario)
-        if name in self.snapshots:
-            self.snapshots.restore(name)
-            self.env.forget_sessions()
+        if name in self.state:
+            self.state.restore(name)
             return self.applied.get(name) or Applied(scenario, {}, self.env)
-        self.snapshots.restore(EMPTY)
-        self.env.forget_sessions()
+        self.state.restore(EMPTY)
         try:
             ids = applier.apply(
                 scenario, self.env.admin_session(), self.env.realm_name, self.env.config.cache_dir
             )
         except koji.GenericError as exc:
             # Half applied: back to the empty hub, so that "nothing changed" holds here too.
-            self.snapshots.restore(EMPTY)
-            self.env.forget_sessions()
+            self.state.restore(EMPTY)
             raise refused(scenario, exc) from None
         self.env.forget_sessions()
-        self.snapshots.take(name)
+        self.state.take(name)
         self.applied[name] = Applied(scenario, ids, self.env)
         return self.applied[name]
-
-    def rebase(self, change: Callable[[], None]) -> None:
-        """Make `change` (builders joining or leaving) part of the empty state every test starts
-        from; scenario snapshots made before it are dropped and applied again when next used."""
-        self.snapshots.restore(EMPTY)
-        self.env.forget_sessions()
-        change()
-        self.snapshots.take(EMPTY)
-        for name in list(self.snapshots.taken - {EMPTY}):
-            self.snapshots.drop(name)
-            self.applied.pop(name, None)
 
     def _reconfigure(self, scenario: Scenario) -> None:
         hub = scenario.get("hub", "hub")
@@ -103,16 +84,17 @@ class ScenarioStates:
             k: ("On" if v is True else "Off" if v is False else str(v))
             for k, v in (hub.settings if hub else {}).items()
         }
+        koji_src = self.env.source().path
         if hub and hub.plugins:
             settings["Plugins"] = " ".join(hub.plugins)
-            assert self.env.hub is not None
-            settings["PluginPath"] = applier.plugin_path(scenario, self.env.hub.koji_src)
+            settings["PluginPath"] = applier.plugin_path(scenario, koji_src)
             for directory in settings["PluginPath"].split(":"):
                 self.env.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
         policy = "\n".join(
             f"{p.name} =\n" + "\n".join(f"    {rule}" for rule in p.rules) for p in scenario.of("policy")
         )
-        self.env.reconfigure_hub(settings, policy)
+        if self.hub.reconfigure(settings, policy):
+            self.env.forget_sessions()  # a restarted hub may have dropped them
 
 
 def refused(scenario: Scenario, fault: koji.GenericError) -> ScenarioError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from gssapi.raw.misc import GSSError
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import KerberosError
+from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
@@ -101,9 +101,10 @@ class Realm:
         return path
 
     def kinit_works(self) -> bool:
-        """Initial credentials for the probe principal from its keytab (what kinit -k does)."""
-        saved = {k: os.environ.get(k) for k in ("KRB5_CONFIG",)}
-        os.environ["KRB5_CONFIG"] = str(self.krb5_conf)
+        """Initial credentials for the probe principal from its keytab (what kinit -k does).
+
+        Needs this realm's `env` in the test process (the kdc part sets it before the KDC starts).
+        """
         try:
             name = gssapi.Name(self.principal(PROBE), gssapi.NameType.kerberos_principal)
             store: dict[bytes | str, bytes | str] = {
@@ -114,12 +115,21 @@ class Realm:
             return creds.lifetime > 0
         except GSSError:
             return False
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+
+
+def start(context: Context) -> Realm:
+    """The realm (database, config files) and its krb5kdc; the test process uses it from now on."""
+    runtime = context.runtime
+    tools = runtime.tools("kdc", hostprogs.KRB5KDC, hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL)
+    realm = Realm(context.workspace.directory / "kdc", runtime.endpoint("kdc", 88), tools)
+    realm.create()
+    ccache = f"FILE:{realm.directory}/krb5cc_default"
+    context.workspace.set_environ(realm.env | {"KRB5CCNAME": ccache})
+    context.start_service(service(realm))
+    return realm
+
+
+PART = Part("kdc", (), start)
 
 
 def service(realm: Realm) -> Service:

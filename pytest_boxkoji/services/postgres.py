@@ -15,13 +15,15 @@ import psycopg2
 from filelock import FileLock
 
 from pytest_boxkoji import hostprogs, progress
+from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
+from pytest_boxkoji.services.kdc import REALM
 
 DB_USER = "koji"
 DB_NAME = "koji"
-ADMIN = "kojiadmin"
 
 # Koji's server_howto bootstrap: the first admin, known by name and by Kerberos principal.
 BOOTSTRAP_SQL = """
@@ -206,3 +208,30 @@ def clone(template: Path, cluster: Cluster, owner: tuple[int, int]) -> None:
     cluster.directory.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", str(template / "data"), str(cluster.data)], check=True)
     os.chown(cluster.directory, *owner)
+
+
+def start(context: Context) -> Cluster:
+    """A copy of the cached template cluster (Koji's schema, the admin), started."""
+    runtime, config, owner = context.runtime, context.config, context.workspace.owner
+    tools = runtime.tools("postgres", hostprogs.INITDB, hostprogs.POSTGRES)
+    runtime.mount(config.cache_dir)  # the template lives in the cache
+
+    def run_once(service: Service) -> Callable[[], None]:
+        runtime.start(service)
+        return lambda: runtime.stop(service)
+
+    template = ensure_template(
+        config.cache_dir / "templates",
+        context.parts["source"].schema,
+        REALM,
+        owner,
+        lambda path: Cluster(path, runtime.endpoint("postgres-build", 5432), tools, "postgres-build"),
+        run_once,
+    )
+    cluster = Cluster(context.workspace.directory / "postgres", runtime.endpoint("postgres", 5432), tools)
+    clone(template, cluster, owner)
+    context.start_service(cluster.service())
+    return cluster
+
+
+PART = Part("postgres", ("source",), start)

@@ -139,9 +139,9 @@ def test_autoscale_adds_builders_while_tasks_wait_and_removes_idle_ones(workers,
 def test_a_builder_that_dies_is_reported_with_its_log(workers, boxkoji):
     name = workers.add()
     service = workers.builders[name].service
-    boxkoji.kill_service(service)
+    boxkoji.runtime.kill(service)
     end = time.monotonic() + 10
-    while boxkoji.service_alive(service) and time.monotonic() < end:
+    while boxkoji.runtime.alive(service) and time.monotonic() < end:
         time.sleep(0.1)
     with pytest.raises(ServiceStartError, match=rf"(?s)kojid:{re.escape(name)} has died\..*Last lines of .*"):
         workers.check()

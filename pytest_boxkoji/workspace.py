@@ -1,0 +1,78 @@
+"""One environment's workspace on this machine: its directory, its marker, who its services run
+as, and the environment variables it sets in the test process (restored when it stops)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.runtimes.processes import OWNER_FILE, sweep_stale_sessions
+
+log = logging.getLogger(__name__)
+
+
+class Workspace:
+    def __init__(self, service_user: str) -> None:
+        self.id = secrets.token_hex(4)
+        self.marker = f"{os.getpid()}-{self.id}"  # on every process and container it starts
+        # Under /tmp, not pytest's 0700 basetemp: the service user must reach it.
+        swept = sweep_stale_sessions(Path(tempfile.gettempdir()))
+        if swept:
+            log.warning("stopped what crashed sessions left in %s", ", ".join(map(str, swept)))
+        self.owner = service_owner(service_user)
+        self.directory = Path(tempfile.mkdtemp(prefix=f"boxkoji-{self.id}-"))
+        self.directory.chmod(0o711)
+        # The next session sweeps this directory's processes if this pytest dies without teardown.
+        (self.directory / OWNER_FILE).write_text(str(os.getpid()))
+        self._saved_environ: dict[str, str | None] = {}
+
+    def set_environ(self, values: dict[str, str]) -> None:
+        """Set variables in the test process (libraries read KRB5_CONFIG from there)."""
+        for key, value in values.items():
+            self._saved_environ.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def restore_environ(self) -> None:
+        for key, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environ.clear()
+
+    def chown(self, path: Path) -> None:
+        """Hand a tree to the service user (only matters when pytest runs as root)."""
+        if os.geteuid() != 0:
+            return
+        for directory, _dirs, files in os.walk(path):
+            os.chown(directory, *self.owner)
+            for name in files:
+                os.chown(os.path.join(directory, name), *self.owner)
+
+    def keep(self) -> None:
+        """Kept on purpose: not a crash for the next session to sweep."""
+        (self.directory / OWNER_FILE).unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def service_owner(user: str) -> tuple[int, int]:
+    """(uid, gid) the services run as: the service user under root, else whoever runs pytest."""
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise BoxKojiError(
+            f"--boxkoji-service-user={user!r}: no such user on this host. PostgreSQL refuses to "
+            "run as root, so under root the services need an unprivileged user; create one or "
+            "name an existing one (nobody, www-data)."
+        ) from None
+    return entry.pw_uid, entry.pw_gid
