@@ -48,8 +48,7 @@ class Environment:
         self._state: HubState | None = None
         self._scenarios: ScenarioStates | None = None
         self._workers: Workers | None = None
-        # Where --cov-hub's combined data goes when the services stop (kept for `coverage combine`).
-        self.coverage_target = config.rootdir / ".coverage-hub"
+        self.coverage_target = config.rootdir / ".coverage-hub"  # --cov-hub's data, kept
 
     def source(self) -> KojiSource:
         """Koji's server code (KojiSourceUnavailable when the default release cannot be had)."""
@@ -136,7 +135,7 @@ class Environment:
     ) -> subprocess.CompletedProcess[str]:
         return self.accounts.cli(args, user, auth, timeout)
 
-    def admin_session(self) -> koji.ClientSession:
+    def admin_session(self) -> koji.ClientSession:  # creating users, applying scenarios
         return self.accounts.admin_session()
 
     def forget_sessions(self) -> None:
@@ -163,7 +162,7 @@ class Environment:
     @property
     def scenarios(self) -> ScenarioStates:
         if self._scenarios is None:
-            self._scenarios = ScenarioStates(self, self.hub_state, cast(Hub, self.graph.get("hub")))
+            self._scenarios = ScenarioStates(self.graph, self.accounts, self.hub_state)
         return self._scenarios
 
     @property
@@ -171,7 +170,7 @@ class Environment:
         """kojid builders and kojira (none run until asked for)."""
         if self._workers is None:
             self.start_hub()
-            self._workers = Workers(self)
+            self._workers = Workers(self.graph, self.accounts, self.change_empty_state)
             if self._state is not None:
                 self._state.before_each_test(self._workers.before_test)
         return self._workers
@@ -196,4 +195,5 @@ class Environment:
 
     def keep_report(self) -> str:
         """How to reach a kept environment from a shell, and how to stop it."""
-        return keep.report(self)
+        config = self.koji_config if self.hub else None
+        return keep.report(self.directory, self.urls, self.realm, config, self.runtime)

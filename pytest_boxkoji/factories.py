@@ -75,13 +75,15 @@ def _skip_without_source(env: Environment) -> Iterator[None]:
         without_koji(env.config, exc)
 
 
-def service(name: str) -> Any:
-    """A session fixture that starts one service (and what it needs) and returns its handle."""
+def service(name: str, view: Callable[[Any], Any] | None = None) -> Any:
+    """A session fixture that starts one part of the graph (and what it needs) and returns its
+    handle, or what `view` makes of it."""
 
     @pytest.fixture(scope="session")
     def _service(boxkoji_environment: Environment) -> Any:
         with _skip_without_source(boxkoji_environment):
-            return getattr(boxkoji_environment, f"start_{name}")()
+            handle = boxkoji_environment.graph.get(name)
+        return view(handle) if view else handle
 
     _service.__name__ = name
     return _service

@@ -21,7 +21,6 @@ from pathlib import Path
 from filelock import FileLock
 
 from pytest_boxkoji.errors import KojiSourceError, KojiSourceUnavailable
-from pytest_boxkoji.graph import Context, Part
 
 RELEASE_URL = "https://releases.pagure.org/koji/koji-{version}.tar.bz2"
 # sha256 of release tarballs we have verified; others are accepted unverified (and say so).
@@ -270,12 +269,3 @@ def _verify(version: str, data: bytes) -> None:
             f"Koji release {version}: checksum mismatch (sha256 {actual}, expected {expected}). "
             "The download was corrupted or tampered with; nothing was cached."
         )
-
-
-def start(context: Context) -> KojiSource:
-    """The configured source (KojiSourceUnavailable when the default cannot be had: tests skip)."""
-    config = context.config
-    return resolve(config.koji_source, config.cache_dir, config.koji_source_explicit)
-
-
-PART = Part("source", (), start)

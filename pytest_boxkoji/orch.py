@@ -14,7 +14,6 @@ from typing import Literal
 
 from pytest_boxkoji.ca import CertificateAuthority
 from pytest_boxkoji.errors import BoxKojiError
-from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.services.kdc import Realm
 
 Kind = Literal["keytab", "cert", "server_cert", "password"]
@@ -119,11 +118,3 @@ class Orch:
     @property
     def ca_file(self) -> Path:
         return self.ca.cert_path
-
-
-def start(context: Context) -> Orch:
-    """Credentials from the session's CA and the KDC's realm."""
-    return Orch.create(context.workspace.directory / "orch", context.parts["kdc"])
-
-
-PART = Part("orch", ("kdc",), start)

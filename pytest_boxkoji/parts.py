@@ -1,7 +1,38 @@
-"""Every part of the environment's graph (graph.py). A new service is a module with a PART,
-added here."""
+"""Every part of the environment's graph (graph.py). A service's part lives in its module under
+services/ (`PART = Part(name, requires, start)`); a new one is that module plus a line here.
+The three parts that run no service are defined here."""
 
-from pytest_boxkoji import kojisrc, orch, servicespy
+from __future__ import annotations
+
+from pytest_boxkoji import kojisrc
+from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.kojisrc import KojiSource
+from pytest_boxkoji.orch import Orch
 from pytest_boxkoji.services import hub, kdc, postgres
+from pytest_boxkoji.servicespy import ServicesPython
 
-PARTS = (kojisrc.PART, servicespy.PART, kdc.PART, orch.PART, postgres.PART, hub.PART)
+
+def source(context: Context) -> KojiSource:
+    """The configured source (KojiSourceUnavailable when the default cannot be had: tests skip)."""
+    config = context.config
+    return kojisrc.resolve(config.koji_source, config.cache_dir, config.koji_source_explicit)
+
+
+def python(context: Context) -> ServicesPython:
+    """Built and cached here (processes), or baked into the images (containers)."""
+    return context.runtime.services_python(context.config, context.parts["source"].version)
+
+
+def orch(context: Context) -> Orch:
+    """Credentials from the workspace's CA and the KDC's realm."""
+    return Orch.create(context.workspace.directory / "orch", context.parts["kdc"])
+
+
+PARTS = (
+    Part("source", (), source),
+    Part("python", ("source",), python),
+    kdc.PART,
+    Part("orch", ("kdc",), orch),
+    postgres.PART,
+    hub.PART,
+)

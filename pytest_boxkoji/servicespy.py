@@ -19,7 +19,6 @@ from filelock import FileLock
 
 from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.errors import ServicesPythonError
-from pytest_boxkoji.graph import Context, Part
 
 
 @dataclass(frozen=True)
@@ -156,11 +155,3 @@ def _make_readable(root: Path) -> None:
             path = os.path.join(directory, name)
             if not os.path.islink(path):
                 os.chmod(path, os.stat(path).st_mode | 0o644)
-
-
-def start(context: Context) -> ServicesPython:
-    """Built and cached here (processes), or baked into the images (containers)."""
-    return context.runtime.services_python(context.config, context.parts["source"].version)
-
-
-PART = Part("python", ("source",), start)

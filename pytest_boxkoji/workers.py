@@ -13,8 +13,8 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import koji
 
@@ -25,7 +25,8 @@ from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services import builders as builder_services
 
 if TYPE_CHECKING:
-    from pytest_boxkoji.environment import Environment
+    from pytest_boxkoji.accounts import Accounts
+    from pytest_boxkoji.graph import Graph
     from pytest_boxkoji.scenario.hubstate import HubState
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,13 @@ class Builder:
 class Workers:
     """The environment's kojid builders and kojira."""
 
-    def __init__(self, env: Environment) -> None:
-        self.env = env
+    def __init__(
+        self, graph: Graph, accounts: Accounts, change_empty_state: Callable[[Callable[[], None]], None]
+    ) -> None:
+        self.graph = graph  # the hub, orch, KDC and PostgreSQL, and where services start
+        self.runtime = graph.runtime
+        self.accounts = accounts
+        self.change_empty_state = change_empty_state
         self.builders: dict[str, Builder] = {}
         self.removed: set[str] = set()  # hosts whose kojid stopped; disabled on the hub
         self.synced: set[str] = set()  # builders whose host and session the empty state has
@@ -72,15 +78,15 @@ class Workers:
 
     def start(self, count: int) -> None:
         """The first `count` builders and kojira, made part of the empty state."""
-        self.env.runtime.tools("builder", hostprogs.CREATEREPO)  # missing on this host: says how to fix
-        if not self.env.runtime.own_filesystem:  # the builder image has them
+        self.runtime.tools("builder", hostprogs.CREATEREPO)  # missing on this host: says how to fix
+        if not self.runtime.own_filesystem:  # the builder image has them
             self._check_python()
         def change() -> None:
             self.ensure_kojira()
             self.scale(count)
             self.synced = set(self.builders)
 
-        self.env.change_empty_state(change)
+        self.change_empty_state(change)
 
     def before_test(self, state: HubState) -> None:
         """Before each test's restore: a builder that died says so, with its log; builders
@@ -158,10 +164,10 @@ class Workers:
         services = [b.service for b in self.builders.values() if b.service is not None]
         if self.kojira is not None:
             services.append(self.kojira)
-        dead = [service for service in services if not self.env.runtime.alive(service)]
+        dead = [service for service in services if not self.runtime.alive(service)]
         if dead:
             raise ServiceStartError(
-                "\n".join(f"{service.name} has died.\n{self.env.runtime.logs(service)}" for service in dead)
+                "\n".join(f"{service.name} has died.\n{self.runtime.logs(service)}" for service in dead)
             )
 
     def stop_autoscale(self) -> None:
@@ -172,12 +178,15 @@ class Workers:
 
     # -- the hub and the processes ---------------------------------------------------------------
 
+    def _part(self, name: str) -> Any:
+        return self.graph.get(name)
+
     def _session(self) -> koji.ClientSession:
         session: koji.ClientSession | None = getattr(self._local, "session", None)
-        return session if session is not None else self.env.admin_session()
+        return session if session is not None else self.accounts.admin_session()
 
     def _register(self, builder: Builder) -> None:
-        orch = self.env.start_orch()
+        orch = self._part("orch")
         principal = orch.realm.principal(f"compile/{builder.name}")
         s = self._session()
         info = s.getHost(builder.name)
@@ -196,15 +205,14 @@ class Workers:
                 m.editHost(builder.name, capacity=builder.capacity)
 
     def _daemon_settings(self, name: str, principal_name: str) -> builder_services.DaemonSettings:
-        env = self.env
-        hub = env.start_hub()
-        orch = env.start_orch()
-        cred = orch.checkout(principal_name, "keytab", holder=name, owner=env.workspace.owner)
+        hub = self._part("hub").settings
+        orch = self._part("orch")
+        cred = orch.checkout(principal_name, "keytab", holder=name, owner=self.graph.workspace.owner)
         assert cred.path is not None
-        python = env.services_python()
+        python = self._part("python")
         return builder_services.DaemonSettings(
             name=name,
-            directory=env.directory / "builders" / name,
+            directory=self.graph.workspace.directory / "builders" / name,
             hub_url=hub.service_url,
             files_url=hub.service_files_url,
             topdir=hub.topdir,
@@ -219,12 +227,12 @@ class Workers:
         settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
         service = builder_services.kojid(
             settings,
-            self.env.start_kdc().services_env,
+            self._part("kdc").services_env,
             Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
-            has_mock=not self.env.runtime.own_filesystem and shutil.which("mock") is not None,
+            has_mock=not self.runtime.own_filesystem and shutil.which("mock") is not None,
         )
-        self.env.workspace.chown(settings.directory)  # with the work and mock directories kojid() made
-        self.env.graph.start_service(service)
+        self.graph.workspace.chown(settings.directory)  # with the work and mock directories kojid() made
+        self.graph.start_service(service)
         builder.service = service
 
     def _ready(self, name: str) -> bool:
@@ -234,12 +242,12 @@ class Workers:
 
     def _stop(self, builder: Builder) -> None:
         if builder.service is not None:
-            self.env.graph.stop_service(builder.service)
+            self.graph.stop_service(builder.service)
             builder.service = None
 
     def _check_python(self) -> None:
         """kojid imports Debian's dnf and librepo bindings through the services' virtualenv."""
-        python = self.env.services_python().python
+        python = self._part("python").python
         done = subprocess.run(
             [str(python), "-c", "import dnf, librepo, rpm, multilib"], capture_output=True, text=True
         )
@@ -258,21 +266,20 @@ class Workers:
             return
         s = self._session()
         if s.getUser(KOJIRA) is None:
-            principal = self.env.start_orch().realm.principal(KOJIRA)
+            principal = self._part("orch").realm.principal(KOJIRA)
             s.createUser(KOJIRA, krb_principal=principal)
         if "repo" not in s.getUserPerms(KOJIRA):
             s.grantPermission(KOJIRA, "repo")
         settings = self._daemon_settings(KOJIRA, KOJIRA)
         ready = Check("kojira holds a live session on the hub", self._kojira_logged_in)
-        service = builder_services.kojira(settings, self.env.start_kdc().services_env, ready)
-        self.env.workspace.chown(settings.directory)
-        self.env.graph.start_service(service)
+        service = builder_services.kojira(settings, self._part("kdc").services_env, ready)
+        self.graph.workspace.chown(settings.directory)
+        self.graph.start_service(service)
         self.kojira = service
 
     def _kojira_logged_in(self) -> bool:
         """kojira holds a live session on the hub."""
-        assert self.env.postgres is not None
-        conn = self.env.postgres.connect()
+        conn = self._part("postgres").connect()
         try:
             with conn.cursor() as cur:
                 cur.execute(
@@ -295,7 +302,7 @@ class Workers:
         """Run on the restored empty state: register what it lacks, restart those kojids."""
         with self._lock:
             if self.kojira is not None and not self._kojira_logged_in():
-                self.env.graph.stop_service(self.kojira)
+                self.graph.stop_service(self.kojira)
                 self.kojira = None
             self.ensure_kojira()
             s = self._session()
@@ -315,7 +322,7 @@ class Workers:
         while not self._stop_autoscale.wait(interval):
             try:
                 if getattr(self._local, "session", None) is None:
-                    self._local.session = self.env.session(ADMIN, "gssapi")
+                    self._local.session = self.accounts.session(ADMIN, "gssapi")
                 s = self._local.session
                 free = s.listTasks(opts={"state": [koji.TASK_STATES["FREE"]]})
                 busy = {t["host_id"] for t in s.listTasks(opts={"state": [koji.TASK_STATES["OPEN"]]})}

@@ -3,6 +3,7 @@ as, and the environment variables it sets in the test process (restored when it 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -11,8 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import psutil
+
 from pytest_boxkoji.errors import BoxKojiError
-from pytest_boxkoji.runtimes.processes import OWNER_FILE, sweep_stale_sessions
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +78,38 @@ def service_owner(user: str) -> tuple[int, int]:
             "name an existing one (nobody, www-data)."
         ) from None
     return entry.pw_uid, entry.pw_gid
+
+
+OWNER_FILE = "owner.pid"
+
+
+def sweep_stale_sessions(base: Path) -> list[Path]:
+    """Stop what sessions killed without teardown (SIGKILL, power loss) left under `base`.
+
+    Each session's directory holds its pytest's pid; when that process is gone, every process
+    naming the directory (command line or environment: PostgreSQL rewrites its own environment,
+    not its -D argument) is killed and the directory removed.
+    """
+    stale = []
+    for directory in base.glob("boxkoji-*"):
+        try:
+            owner = int((directory / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if psutil.pid_exists(owner):
+            continue
+        stale.append(directory)
+    if not stale:
+        return []
+    names = [str(d) for d in stale]
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            text = " ".join(proc.cmdline()) + " " + " ".join(proc.environ().values())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if any(name in text for name in names):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+    for directory in stale:
+        shutil.rmtree(directory, ignore_errors=True)
+    return stale

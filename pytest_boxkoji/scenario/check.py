@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_boxkoji.scenario.loader import Key, Path_, Problem, Scenario, describe
+from pytest_boxkoji.scenario.model import Key, Path_, Problem, Scenario, describe
 from pytest_boxkoji.scenario.schema import BUILTIN
 
 # Koji's default RegexNameInternal: names it refuses should fail here, not half-way through.

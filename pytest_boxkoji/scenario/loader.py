@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,83 +10,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.scenario.check import check_references
+from pytest_boxkoji.scenario.model import Key, Located, Path_, Problem, Scenario, ScenarioError, describe
 from pytest_boxkoji.scenario.schema import MODELS, Obj
 
-Key = tuple[str, str]  # (type, name)
-Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a scenario, where it is, and what to do."""
-
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class ScenarioError(BoxKojiError):
-    """A scenario that cannot be applied; nothing was changed on the hub."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-@dataclass
-class Located:
-    """Where a document came from: its file and the line of every key path inside it."""
-
-    file: str
-    lines: dict[Path_, int]
-    source: Path | None = None  # the file itself, for paths written relative to it
-    duplicates: list[Path_] = field(default_factory=list)  # keys written twice in one mapping
-
-    def line(self, path: Path_ = ()) -> int:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path, 1)
-
-
-@dataclass
-class Scenario:
-    """The merged objects of one or more files, in the order they were first declared."""
-
-    files: tuple[str, ...]
-    objects: dict[Key, Obj] = field(default_factory=dict)
-    origin: dict[Key, dict[str, Located]] = field(default_factory=dict)  # top-level key -> where
-
-    def of(self, kind: str) -> list[Any]:
-        return [obj for (t, _), obj in self.objects.items() if t == kind]
-
-    def get(self, kind: str, name: str) -> Any:
-        return self.objects.get((kind, name))
-
-    def where(self, key: Key, path: Path_ = ()) -> tuple[str, int]:
-        origins = self.origin[key]
-        top = str(path[0]) if path else "name"
-        located = origins.get(top) or origins["name"]
-        return located.file, located.line(path)
-
-    @property
-    def digest(self) -> str:
-        """Identifies the content (not the file names): equal scenarios share a snapshot."""
-        data = [[t, n, obj.model_dump(mode="json", by_alias=True)] for (t, n), obj in self.objects.items()]
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def describe(kind: str, name: str | None, path: Path_) -> str:
-    text = f"{kind}[{name if name is not None else '?'}]"
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
+# What callers import from here (the model lives in model.py, shared with check.py).
+__all__ = ["Key", "Located", "Path_", "Problem", "Scenario", "ScenarioError", "describe", "load"]
 
 def _line_map(node: yaml.Node, path: Path_, located: Located) -> None:
     located.lines.setdefault(path, node.start_mark.line + 1)
@@ -298,7 +224,6 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
 
     Raises ScenarioError listing every problem; nothing is ever half-loaded.
     """
-    from pytest_boxkoji.scenario.check import check_references
 
     scenario = Scenario(files=tuple(names))
     raw: dict[Key, dict[str, Any]] = {}

@@ -15,7 +15,8 @@ from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
 
 if TYPE_CHECKING:
-    from pytest_boxkoji.environment import Environment
+    from pytest_boxkoji.accounts import Accounts
+    from pytest_boxkoji.graph import Graph
     from pytest_boxkoji.services.hub import Hub
 
 
@@ -25,11 +26,11 @@ class Applied:
 
     scenario: Scenario
     ids: dict[str, dict[str, int]]
-    env: Environment
+    accounts: Accounts
 
     def session(self, user: str, auth: Auth = "gssapi") -> koji.ClientSession:
         """A session logged in as one of the scenario's users (credentials made on first use)."""
-        return self.env.session(user, auth)
+        return self.accounts.session(user, auth)
 
     def id(self, kind: str, name: str) -> int:
         return self.ids[kind][name]
@@ -44,10 +45,11 @@ class Applied:
 class ScenarioStates:
     """Applies each distinct scenario once per session and restores it for every test."""
 
-    def __init__(self, env: Environment, state: HubState, hub: Hub) -> None:
-        self.env = env
+    def __init__(self, graph: Graph, accounts: Accounts, state: HubState) -> None:
+        self.graph = graph  # Koji's source, the realm, the runtime (mounts) and the cache
+        self.accounts = accounts
         self.state = state
-        self.hub = hub
+        self.hub: Hub = graph.get("hub")  # reconfigured by scenarios' hub settings and policies
         self.applied: dict[str, Applied] = {}
         state.on_rebase(self.applied.clear)  # their snapshots are gone: applied again when used
 
@@ -63,19 +65,18 @@ class ScenarioStates:
         self._reconfigure(scenario)
         if name in self.state:
             self.state.restore(name)
-            return self.applied.get(name) or Applied(scenario, {}, self.env)
+            return self.applied.get(name) or Applied(scenario, {}, self.accounts)
         self.state.restore(EMPTY)
         try:
-            ids = applier.apply(
-                scenario, self.env.admin_session(), self.env.realm_name, self.env.config.cache_dir
-            )
+            realm = self.graph.get("kdc").realm
+            ids = applier.apply(scenario, self.accounts.admin_session(), realm, self.graph.config.cache_dir)
         except koji.GenericError as exc:
             # Half applied: back to the empty hub, so that "nothing changed" holds here too.
             self.state.restore(EMPTY)
             raise refused(scenario, exc) from None
-        self.env.forget_sessions()
+        self.accounts.forget_sessions()
         self.state.take(name)
-        self.applied[name] = Applied(scenario, ids, self.env)
+        self.applied[name] = Applied(scenario, ids, self.accounts)
         return self.applied[name]
 
     def _reconfigure(self, scenario: Scenario) -> None:
@@ -84,17 +85,17 @@ class ScenarioStates:
             k: ("On" if v is True else "Off" if v is False else str(v))
             for k, v in (hub.settings if hub else {}).items()
         }
-        koji_src = self.env.source().path
+        koji_src = self.graph.get("source").path
         if hub and hub.plugins:
             settings["Plugins"] = " ".join(hub.plugins)
             settings["PluginPath"] = applier.plugin_path(scenario, koji_src)
             for directory in settings["PluginPath"].split(":"):
-                self.env.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
+                self.graph.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
         policy = "\n".join(
             f"{p.name} =\n" + "\n".join(f"    {rule}" for rule in p.rules) for p in scenario.of("policy")
         )
         if self.hub.reconfigure(settings, policy):
-            self.env.forget_sessions()  # a restarted hub may have dropped them
+            self.accounts.forget_sessions()  # a restarted hub may have dropped them
 
 
 def refused(scenario: Scenario, fault: koji.GenericError) -> ScenarioError:

@@ -164,7 +164,7 @@ def test_the_next_session_stops_what_a_killed_session_left(pytester, fake_koji, 
     assert result.ret == -9
     info = json.loads(record.read_text())
     assert alive(info["pids"])  # nothing stopped them
-    from pytest_boxkoji.runtimes.processes import sweep_stale_sessions
+    from pytest_boxkoji.workspace import sweep_stale_sessions
 
     swept = sweep_stale_sessions(Path(info["dir"]).parent)
     assert Path(info["dir"]) in swept
