@@ -356,7 +356,13 @@ class ContainersRuntime:
         container.start()
         wrapped = container.get_wrapped_container()
         self.containers[name] = wrapped
-        wait_ready(service, lambda: self._exited(wrapped), lambda: self.log_tail(wrapped))
+        try:
+            wait_ready(service, lambda: self._exited(wrapped), lambda: self.log_tail(wrapped))
+        except BaseException:
+            # As with a process: a service that did not start is not left running.
+            self.containers.pop(name, None)
+            wrapped.remove(force=True)
+            raise
 
     @staticmethod
     def _exited(container: Any) -> str | None:
