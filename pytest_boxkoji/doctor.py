@@ -18,6 +18,7 @@ from pathlib import Path
 from pytest_boxkoji import hostprogs, kojisrc
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import KojiSourceError
+from pytest_boxkoji.servicespy import interpreter_says
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,7 @@ def _program(program: hostprogs.Program) -> Check:
 
 
 def _imports(python: str, modules: str) -> tuple[bool, str]:
-    done = subprocess.run(
-        [python, "-c", f"import {modules}"], capture_output=True, text=True, check=False, timeout=60
-    )
+    done = interpreter_says(Path(python), f"import {modules}")
     return done.returncode == 0, (done.stderr.strip().splitlines() or [""])[-1]
 
 
@@ -132,12 +131,8 @@ def processes_checks(settings: BoxKojiConfig) -> list[Check]:
     checks.append(
         Check(f"venv for {python}", ok, "available" if ok else why, ("python3-venv",), ("python3",))
     )
-    include = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    ask = "import sysconfig; print(sysconfig.get_paths()['include'])"
+    include = interpreter_says(python, ask).stdout.strip()
     header = Path(include) / "Python.h"
     checks.append(
         Check(

@@ -79,13 +79,13 @@ class ServicesPython:
         return self.root / "bin" / "python"
 
 
+def interpreter_says(interpreter: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in another interpreter (the services' is not the test process's)."""
+    return subprocess.run([str(interpreter), "-c", code], capture_output=True, text=True, check=False)
+
+
 def key(interpreter: Path, koji_version: str) -> str:
-    version = subprocess.run(
-        [str(interpreter), "-c", "import sys; print(sys.version)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    version = interpreter_says(interpreter, "import sys; print(sys.version)").stdout.strip()
     series = ".".join(koji_version.split(".")[:2])
     specs = [r.spec for r in REQUIREMENTS]
     text = json.dumps([str(interpreter.resolve()), version, series, specs, MOD_WSGI])

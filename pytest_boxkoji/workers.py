@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services import builders as builder_services
+from pytest_boxkoji.servicespy import interpreter_says
 
 if TYPE_CHECKING:
     from pytest_boxkoji.accounts import Accounts
@@ -248,9 +248,7 @@ class Workers:
     def _check_python(self) -> None:
         """kojid imports Debian's dnf and librepo bindings through the services' virtualenv."""
         python = self._part("python").python
-        done = subprocess.run(
-            [str(python), "-c", "import dnf, librepo, rpm, multilib"], capture_output=True, text=True
-        )
+        done = interpreter_says(python, "import dnf, librepo, rpm, multilib")
         if done.returncode != 0:
             raise BoxKojiError(
                 f"kojid cannot run in the services' Python ({python}): "
