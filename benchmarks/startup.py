@@ -1,6 +1,7 @@
 """Start-up figures: each phase, the total to "hub answers an authenticated call", and memory.
 
     python benchmarks/startup.py [--koji-source SPEC] [--runtime R] [--cold] [--runs N]
+                                 [--compare-sequential]
 
 Options default to the plugin's BOXKOJI_* variables, then its defaults.
 
@@ -44,8 +45,9 @@ def drop_images() -> None:
         client.images.remove(image.id, force=True)
 
 
-def one_run(config: BoxKojiConfig) -> dict[str, float]:
+def one_run(config: BoxKojiConfig, sequential: bool = False) -> dict[str, float]:
     env = Environment(config)
+    env.graph.parallel = not sequential
     figures: dict[str, float] = {}
     start = time.perf_counter()
     try:
@@ -75,6 +77,9 @@ def main() -> None:
     common.add_options(parser)
     parser.add_argument("--cold", action="store_true", help="drop cached venvs and templates first")
     parser.add_argument("--runs", type=int, default=3, help="warm runs after the first")
+    parser.add_argument(
+        "--compare-sequential", action="store_true", help="also warm runs starting one part at a time"
+    )
     args = parser.parse_args()
     config = common.config(args)
     if args.cold:
@@ -90,11 +95,21 @@ def main() -> None:
     for key, value in first.items():
         print(f"  {key:40} {value:8.3f}")
     print(f"koji source: {config.koji_source}, runtime: {config.runtime}")
-    warm = [one_run(config) for _ in range(args.runs)]
-    if warm:
-        print(f"warm runs (median of {len(warm)}):")
-        for key in warm[0]:
-            print(f"  {key:40} {statistics.median(run[key] for run in warm):8.3f}")
+    # Interleaved, so that both kinds of run see the same machine.
+    warm, sequential = [], []
+    for _ in range(args.runs):
+        warm.append(one_run(config))
+        if args.compare_sequential:
+            sequential.append(one_run(config, sequential=True))
+    for title, runs in (("parallel start", warm), ("one part at a time", sequential)):
+        if runs:
+            print(f"warm runs, {title} (median of {len(runs)}):")
+            for key in runs[0]:
+                print(f"  {key:40} {statistics.median(run[key] for run in runs):8.3f}")
+    if warm and sequential:
+        total = "total to authenticated call"
+        ratio = statistics.median(r[total] for r in sequential) / statistics.median(r[total] for r in warm)
+        print(f"parallel start is {ratio:.2f}x as fast to an authenticated call")
 
 
 if __name__ == "__main__":

@@ -196,4 +196,4 @@ class Environment:
     def keep_report(self) -> str:
         """How to reach a kept environment from a shell, and how to stop it."""
         config = self.koji_config if self.hub else None
-        return keep.report(self.directory, self.urls, self.realm, config, self.runtime)
+        return keep.report(self.workspace.directories, self.urls, self.realm, config, self.runtime)

@@ -55,6 +55,7 @@ class Graph:
         self.handles: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.services: list[Service] = []  # in the order they became ready
+        self.parallel = True  # False: one part at a time (benchmarks/startup.py --sequential)
         self._lock = threading.RLock()  # one start-up at a time
         self._services_lock = threading.Lock()
 
@@ -91,7 +92,8 @@ class Graph:
         todo = [n for n in names if n not in self.handles]
         running: dict[Future[Any], str] = {}
         failures: list[BaseException] = []
-        with ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="boxkoji") as pool:
+        workers = max(1, len(todo)) if self.parallel else 1
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boxkoji") as pool:
             while todo or running:
                 for name in [n for n in todo if all(r in self.handles for r in self.parts[n].requires)]:
                     todo.remove(name)

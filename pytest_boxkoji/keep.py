@@ -11,8 +11,13 @@ from pytest_boxkoji.services.kdc import Realm
 
 
 def report(
-    directory: Path, urls: dict[str, str], realm: Realm | None, koji_config: Path | None, runtime: Runtime
+    directories: list[Path],
+    urls: dict[str, str],
+    realm: Realm | None,
+    koji_config: Path | None,
+    runtime: Runtime,
 ) -> str:
+    directory = directories[0]
     lines = [f"boxkoji environment kept in {directory}"]
     lines += [f"  {name:9} {url}" for name, url in urls.items()]
     if realm:
@@ -24,5 +29,5 @@ def report(
         # The full path: the virtualenv pytest ran from is often not on the shell's PATH.
         koji = clients.koji_command()
         lines.append(f"  koji:     {koji} -c {koji_config} -p {clients.PROFILE} hello")
-    lines.append(f"  stop:     {runtime.stop_hint(directory)}")
+    lines.append(f"  stop:     {runtime.stop_hint(directories)}")
     return "\n".join(lines)

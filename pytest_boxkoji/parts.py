@@ -34,5 +34,6 @@ PARTS = (
     kdc.PART,
     Part("orch", ("kdc",), orch),
     postgres.PART,
+    hub.CREDENTIALS,
     hub.PART,
 )

@@ -17,22 +17,41 @@ import psutil
 from pytest_boxkoji.errors import BoxKojiError
 
 log = logging.getLogger(__name__)
+# Memory-backed, where throwaway data that is written a lot goes when there is room: a
+# PostgreSQL cluster is a thousand small files, and creating files is what costs on some disks
+# (measured here: copying the 49 MB template took 1.5 s on ext4, 0.18 s in /dev/shm).
+MEMORY = Path("/dev/shm")
+MEMORY_ROOM = 1 << 30  # a container's 64 MB /dev/shm is not enough
 
 
 class Workspace:
     def __init__(self, service_user: str) -> None:
         self.id = secrets.token_hex(4)
         self.marker = f"{os.getpid()}-{self.id}"  # on every process and container it starts
-        # Under /tmp, not pytest's 0700 basetemp: the service user must reach it.
-        swept = sweep_stale_sessions(Path(tempfile.gettempdir()))
+        swept = sweep_stale()
         if swept:
             log.warning("stopped what crashed sessions left in %s", ", ".join(map(str, swept)))
         self.owner = service_owner(service_user)
+        # Under /tmp, not pytest's 0700 basetemp: the service user must reach it.
         self.directory = Path(tempfile.mkdtemp(prefix=f"boxkoji-{self.id}-"))
         self.directory.chmod(0o711)
         # The next session sweeps this directory's processes if this pytest dies without teardown.
         (self.directory / OWNER_FILE).write_text(str(os.getpid()))
         self._saved_environ: dict[str, str | None] = {}
+        self._scratch: list[Path] = []
+
+    def scratch(self, name: str) -> Path:
+        """A directory for throwaway data written a lot (PostgreSQL's cluster): in memory when
+        /dev/shm has room, else in the workspace. Removed (and swept) with the workspace."""
+        if not _roomy(MEMORY):
+            path = self.directory / name
+            path.mkdir()
+            return path
+        path = Path(tempfile.mkdtemp(prefix=f"boxkoji-{self.id}-{name}-", dir=MEMORY))
+        path.chmod(0o711)
+        (path / OWNER_FILE).write_text(str(os.getpid()))
+        self._scratch.append(path)
+        return path
 
     def set_environ(self, values: dict[str, str]) -> None:
         """Set variables in the test process (libraries read KRB5_CONFIG from there)."""
@@ -59,10 +78,25 @@ class Workspace:
 
     def keep(self) -> None:
         """Kept on purpose: not a crash for the next session to sweep."""
-        (self.directory / OWNER_FILE).unlink(missing_ok=True)
+        for directory in (self.directory, *self._scratch):
+            (directory / OWNER_FILE).unlink(missing_ok=True)
 
     def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
+        for directory in (self.directory, *self._scratch):
+            shutil.rmtree(directory, ignore_errors=True)
+
+    @property
+    def directories(self) -> list[Path]:
+        """Every directory of this workspace (the main one and the scratch ones)."""
+        return [self.directory, *self._scratch]
+
+
+def _roomy(base: Path) -> bool:
+    try:
+        usage = shutil.disk_usage(base)
+    except OSError:
+        return False
+    return os.access(base, os.W_OK) and usage.free >= MEMORY_ROOM
 
 
 def service_owner(user: str) -> tuple[int, int]:
@@ -81,6 +115,12 @@ def service_owner(user: str) -> tuple[int, int]:
 
 
 OWNER_FILE = "owner.pid"
+
+
+def sweep_stale() -> list[Path]:
+    """What crashed sessions left, wherever workspaces put directories."""
+    bases = [Path(tempfile.gettempdir()), *([MEMORY] if MEMORY.is_dir() else [])]
+    return [path for base in bases for path in sweep_stale_sessions(base)]
 
 
 def sweep_stale_sessions(base: Path) -> list[Path]:

@@ -6,6 +6,7 @@ package asks which runtime it has: what differs is a method here or a declared t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,8 +60,8 @@ class Runtime(Protocol):
     def detach(self) -> None:
         """Forget every service without stopping it (--boxkoji-keep)."""
 
-    def stop_hint(self, directory: Path) -> str:
-        """A shell command that stops what `detach` left running and removes `directory`."""
+    def stop_hint(self, directories: Sequence[Path]) -> str:
+        """A shell command that stops what `detach` left running and removes `directories`."""
 
     def close(self) -> None:
         """Release what the runtime itself holds (a network); after every service has stopped."""

@@ -223,6 +223,9 @@ class ContainerTools:
     def has_file(self, path: Path) -> bool:
         return path.name not in IMAGE_BUILTIN_MODULES
 
+    def identity(self, program: hostprogs.Program) -> str:
+        return f"{self.runtime.images.ensure(self.image)}:{self.path(program)}"  # the image's tag
+
     def run(
         self,
         program: hostprogs.Program,
@@ -413,10 +416,11 @@ class ContainersRuntime:
     def detach(self) -> None:
         self.containers.clear()
 
-    def stop_hint(self, directory: Path) -> str:
+    def stop_hint(self, directories: Sequence[Path]) -> str:
         names = self.resources()  # containers first, then the network
         cli = "docker" if shutil.which("docker") else "podman"
-        return f"{cli} rm -f {' '.join(names[:-1])}; {cli} network rm {names[-1]}; rm -rf {directory}"
+        removal = " ".join(map(str, directories))
+        return f"{cli} rm -f {' '.join(names[:-1])}; {cli} network rm {names[-1]}; rm -rf {removal}"
 
     def resources(self) -> list[str]:
         """Names of everything this session still has in the engine."""

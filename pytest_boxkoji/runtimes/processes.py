@@ -7,6 +7,7 @@ import logging
 import os
 import pwd
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -177,9 +178,9 @@ class ProcessesRuntime:
             executor.close_log()
         self.executors.clear()
 
-    def stop_hint(self, directory: Path) -> str:
+    def stop_hint(self, directories: Sequence[Path]) -> str:
         pids = " ".join(str(p) for p in self.pids())  # PostgreSQL's workers included
-        return f"kill {pids} && rm -rf {directory}"
+        return f"kill {pids} && rm -rf {' '.join(map(str, directories))}"
 
     def close(self) -> None:
         """The safety net: kill whatever still carries this session's marker."""

@@ -42,6 +42,9 @@ class Tools(Protocol):
     def has_file(self, path: Path) -> bool:
         """The file exists where the service runs."""
 
+    def identity(self, program: hostprogs.Program) -> str:
+        """What identifies this build of the program, for cache keys, without running it."""
+
     def run(
         self,
         program: hostprogs.Program,
@@ -66,6 +69,11 @@ class HostTools:
 
     def has_file(self, path: Path) -> bool:
         return path.exists()
+
+    def identity(self, program: hostprogs.Program) -> str:
+        real = Path(self.path(program)).resolve()
+        stat = real.stat()
+        return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
 
     def run(
         self,

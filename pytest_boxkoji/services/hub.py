@@ -11,6 +11,7 @@ from pytest_boxkoji import clients, hostprogs, progress
 from pytest_boxkoji.coverage.data import APP as COVERAGE_APP
 from pytest_boxkoji.coverage.data import HubCoverage
 from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
 from pytest_boxkoji.services import Service, hub_config
 from pytest_boxkoji.services.hub_config import HubConfig
@@ -44,15 +45,21 @@ class Hub:
         return True
 
 
+def credentials(context: Context) -> tuple[Credential, Credential]:
+    """The hub's certificate and HTTP keytab: made while PostgreSQL starts (kadmin takes a while)."""
+    orch, owner, hosts = context.parts["orch"], context.workspace.owner, hub_config.HOSTNAMES
+    cert = orch.checkout("hub", "server_cert", holder="hub", hosts=hosts, owner=owner)
+    keytab = orch.checkout("HTTP", "keytab", holder="hub", hosts=hosts, owner=owner)
+    return cert, keytab
+
+
 def start(context: Context) -> Hub:
     source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
+    cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
     endpoint = runtime.endpoint("hub", 8443)
     tools = runtime.tools("hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
     runtime.mount(source.path)
-    hosts = hub_config.HOSTNAMES
-    cert = orch.checkout("hub", "server_cert", holder="hub", hosts=hosts, owner=workspace.owner)
-    keytab = orch.checkout("HTTP", "keytab", holder="hub", hosts=hosts, owner=workspace.owner)
     settings = HubConfig(
         directory=workspace.directory / "hub",
         endpoint=endpoint,
@@ -97,4 +104,5 @@ def start(context: Context) -> Hub:
     return Hub(settings, service, runtime, koji_config, coverage)
 
 
-PART = Part("hub", ("source", "orch", "postgres", "python"), start)
+CREDENTIALS = Part("hub-credentials", ("orch",), credentials)
+PART = Part("hub", ("source", "orch", "hub-credentials", "postgres", "python"), start)

@@ -31,6 +31,7 @@ class Realm:
         self.services_krb5_conf = directory / "krb5-services.conf"  # the services' view
         self.kdc_conf = directory / "kdc.conf"
         self.log = directory / "krb5kdc.log"
+        self.id = secrets.token_hex(6)
 
     @property
     def port(self) -> int:
@@ -50,7 +51,8 @@ class Realm:
         return name if "@" in name else f"{name}@{self.realm}"
 
     def create(self) -> None:
-        """Write the config files and create the realm database (no process is started)."""
+        """Write the config files. The KDC's service creates the database as it starts: one
+        program run where it runs (in containers, one container instead of three)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         end = self.endpoint
         self.krb5_conf.write_text(
@@ -64,9 +66,22 @@ class Realm:
             render("kdc.conf", realm=self.realm, directory=self.directory, listen=listen, log=self.log)
         )
         (self.directory / "kadm5.acl").write_text(f"*/admin@{self.realm} *\n")
-        self._run(hostprogs.KDB5_UTIL, ["-r", self.realm, "create", "-s", "-W", "-P", secrets.token_hex(16)])
-        self.add_principal(PROBE)
-        self.export_keytab(self.directory / "probe.keytab", [PROBE])
+
+    def first_start(self) -> list[str]:
+        """The KDC's command: create the realm database and the probe's keytab, then serve."""
+        kdb5_util, kadmin = (self.tools.path(p) for p in (hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL))
+        probe, keytab = self.principal(PROBE), self.directory / "probe.keytab"
+        script = "\n".join(
+            [
+                "set -e",
+                f"{kdb5_util} -r {self.realm} create -s -W -P {secrets.token_hex(16)} >/dev/null",
+                f"{kadmin} -r {self.realm} -q 'addprinc -randkey {probe}' >/dev/null",
+                f"{kadmin} -r {self.realm} -q 'ktadd -k {keytab} {probe}' >/dev/null",
+                f"chmod 600 {keytab}",
+                f"exec {self.tools.path(hostprogs.KRB5KDC)} -n -r {self.realm}",
+            ]
+        )
+        return ["sh", "-c", script]
 
     def _run(self, program: hostprogs.Program, args: list[str]) -> str:
         done = self.tools.run(program, args, self.env)
@@ -109,7 +124,9 @@ class Realm:
             name = gssapi.Name(self.principal(PROBE), gssapi.NameType.kerberos_principal)
             store: dict[bytes | str, bytes | str] = {
                 "client_keytab": str(self.directory / "probe.keytab"),
-                "ccache": "MEMORY:boxkoji-probe",
+                # A ccache of this realm's own: a ticket from an earlier realm of this process
+                # would pass the check without asking this KDC.
+                "ccache": f"MEMORY:boxkoji-probe-{self.id}",
             }
             creds = gssapi.Credentials(name=name, usage="initiate", store=store)
             return creds.lifetime > 0
@@ -136,7 +153,7 @@ def service(realm: Realm) -> Service:
     """The krb5kdc process for a realm that `Realm.create()` has made."""
     return Service(
         name="kdc",
-        command=[realm.tools.path(hostprogs.KRB5KDC), "-n", "-r", realm.realm],
+        command=realm.first_start(),
         ready=Check(f"kinit as {PROBE} with its keytab", realm.kinit_works),
         log=realm.directory / "krb5kdc.stdout.log",
         env=realm.env,

@@ -112,17 +112,12 @@ class Cluster:
             image="postgres",
         )
 
-    def version(self) -> str:
-        done = self.tools.run(hostprogs.POSTGRES, ["--version"], {})
-        if done.returncode != 0:
-            raise ServiceStartError(f"`postgres --version` failed: {done.stderr.strip()}")
-        return done.stdout.strip()
 
 
 def template_key(cluster: Cluster, schema: Path, realm: str, owner_uid: int) -> str:
     digest = hashlib.sha256()
     for part in (
-        cluster.version(),
+        cluster.tools.identity(hostprogs.POSTGRES),  # another PostgreSQL build, another template
         schema.read_bytes().decode(errors="replace"),
         BOOTSTRAP_SQL,
         realm,
@@ -228,7 +223,9 @@ def start(context: Context) -> Cluster:
         lambda path: Cluster(path, runtime.endpoint("postgres-build", 5432), tools, "postgres-build"),
         run_once,
     )
-    cluster = Cluster(context.workspace.directory / "postgres", runtime.endpoint("postgres", 5432), tools)
+    directory = context.workspace.scratch("postgres")
+    runtime.mount(directory)  # in memory, outside the workspace, when there is room
+    cluster = Cluster(directory, runtime.endpoint("postgres", 5432), tools)
     clone(template, cluster, owner)
     context.start_service(cluster.service())
     return cluster

@@ -74,3 +74,14 @@ def test_passwords_and_inventory(orch):
 def test_unknown_kind_is_refused(orch):
     with pytest.raises(BoxKojiError, match="kind must be one of keytab, cert, server_cert, password"):
         orch.checkout("dave", "token")
+
+
+def test_readiness_asks_this_realms_own_kdc(kdc, shared_tmp):
+    """A ticket from another realm of the same name in this process must not make a KDC that
+    has not started look ready (the check once shared one credential cache)."""
+    from pytest_boxkoji.services.kdc import Realm
+
+    assert kdc.kinit_works()  # the running realm: a ticket is now cached for its probe
+    other = Realm(shared_tmp / "other-kdc", kdc.endpoint, kdc.tools)
+    other.create()  # its configuration only: no database, no KDC, no keytab yet
+    assert not other.kinit_works()

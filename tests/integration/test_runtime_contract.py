@@ -151,7 +151,7 @@ def test_detach_leaves_it_running_and_the_stop_hint_stops_it(runtime):
     runtime.start(service)
     runtime.detach()
     assert get(service.url) == "yes"  # forgotten, still serving
-    hint = runtime.stop_hint(runtime.directory)
+    hint = runtime.stop_hint([runtime.directory])
     done = subprocess.run(hint, shell=True, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert until(lambda: not _answers(service.url))

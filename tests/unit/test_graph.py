@@ -162,5 +162,5 @@ def test_the_plugins_parts_form_a_graph():
 
     g, _ = graph(*parts.PARTS)
     assert g.closure("hub")[-1] == "hub"
-    assert set(g.closure("hub")) == {"source", "python", "kdc", "orch", "postgres", "hub"}
+    assert set(g.closure("hub")) == {"source", "python", "kdc", "orch", "postgres", "hub-credentials", "hub"}
     assert g.closure("kdc") == ["kdc"]  # the KDC waits for nothing
