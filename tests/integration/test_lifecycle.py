@@ -1,5 +1,6 @@
 """Start-up failures, teardown, Ctrl-C and side-by-side sessions (real processes, run everywhere)."""
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -30,8 +31,22 @@ def test_record(boxkoji_environment, kdc, postgres{extra}):
 """
 
 
+def wait_gone(pids, timeout=10):
+    """Wait for the processes to end (one may end while we look: that is fine)."""
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    psutil.wait_procs(procs, timeout=timeout)
+
+
 def alive(pids):
-    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):  # one may end while we look
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.append(pid)
+    return found
 
 
 def pytest_command(source, cache):
@@ -168,6 +183,6 @@ def test_the_next_session_stops_what_a_killed_session_left(pytester, fake_koji, 
 
     swept = sweep_stale()  # what the next session does first
     assert Path(info["dir"]) in swept
-    psutil.wait_procs([psutil.Process(p) for p in alive(info["pids"])], timeout=10)
+    wait_gone(info["pids"])
     assert alive(info["pids"]) == []
     assert not Path(info["dir"]).exists()

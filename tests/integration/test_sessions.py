@@ -1,5 +1,6 @@
 """Whole pytest sessions against the real hub: side by side, and kept for a shell (needs Koji)."""
 
+import contextlib
 import json
 import os
 import re
@@ -102,7 +103,11 @@ def test_keep_leaves_a_working_environment_for_the_shell(
         assert "kojiuser" in hello.stdout
     finally:
         subprocess.run(stop, shell=True, check=False)
-    psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=30)
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):  # one may end while we look
+            procs.append(psutil.Process(pid))
+    psutil.wait_procs(procs, timeout=30)
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     kept = re.search(r"environment kept in (\S+)", out).group(1)
     survivors = [p.pid for p in psutil.process_iter(["cmdline"]) if kept in " ".join(p.info["cmdline"] or [])]
