@@ -43,23 +43,28 @@ def test_two_environments_side_by_side(pytester, koji_source_path, shared_tmp, c
     assert not set(first["urls"].values()) & set(second["urls"].values())
 
 
+def hello_from_a_shell(out, shared_tmp):
+    """The report's export, kinit and koji lines, run in a shell as printed."""
+    shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
+    kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
+    koji_cmd = re.search(r"koji:\s+(/\S*/koji .*)", out).group(1)
+    env = {**os.environ, **shell_env, "KRB5CCNAME": f"FILE:{shared_tmp}/ccache"}
+    assert subprocess.run(kinit, shell=True, env=env).returncode == 0
+    hello = subprocess.run(koji_cmd, shell=True, env=env, capture_output=True, text=True)
+    assert hello.returncode == 0, hello.stderr
+    assert "kojiuser" in hello.stdout
+
+
 def check_kept_containers(out, shared_tmp):
     """The kept containers answer from a shell; the printed stop line removes all of them."""
     from pytest_boxkoji.runtimes.containers import engine
 
-    shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
-    kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
-    koji_cmd = re.search(r"koji:\s+(/\S*/koji .*)", out).group(1)
     stop = re.search(r"stop:\s+(.*)", out).group(1)
     names = re.search(r"rm -f ([^;]+);", stop).group(1).split()
     client = engine()
     try:
         assert names and all(client.containers.get(n).status == "running" for n in names)
-        env = {**os.environ, **shell_env, "KRB5CCNAME": f"FILE:{shared_tmp}/ccache"}
-        assert subprocess.run(kinit, shell=True, env=env).returncode == 0
-        hello = subprocess.run(koji_cmd, shell=True, env=env, capture_output=True, text=True)
-        assert hello.returncode == 0, hello.stderr
-        assert "kojiuser" in hello.stdout
+        hello_from_a_shell(out, shared_tmp)
     finally:
         done = subprocess.run(stop, shell=True, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -89,18 +94,11 @@ def test_keep_leaves_a_working_environment_for_the_shell(
     if "--boxkoji-runtime=containers" in outer_args:
         check_kept_containers(out, shared_tmp)
         return
-    shell_env = dict(pair.split("=", 1) for pair in re.search(r"shell:\s+export (.*)", out).group(1).split())
-    kinit = re.search(r"kinit:\s+(kinit .*)", out).group(1)
-    koji_cmd = re.search(r"koji:\s+(/\S*/koji .*)", out).group(1)
     stop = re.search(r"stop:\s+(kill .*)", out).group(1)
     pids = [int(p) for p in re.search(r"kill ([\d ]+)&&", stop).group(1).split()]
     try:
         assert pids and all(psutil.pid_exists(p) for p in pids)
-        env = {**os.environ, **shell_env, "KRB5CCNAME": f"FILE:{shared_tmp}/ccache"}
-        assert subprocess.run(kinit, shell=True, env=env).returncode == 0
-        hello = subprocess.run(koji_cmd, shell=True, env=env, capture_output=True, text=True)
-        assert hello.returncode == 0, hello.stderr
-        assert "kojiuser" in hello.stdout
+        hello_from_a_shell(out, shared_tmp)
     finally:
         subprocess.run(stop, shell=True, check=False)
     procs = []
