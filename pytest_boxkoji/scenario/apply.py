@@ -47,9 +47,11 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     ids: Ids = {}
     s = admin
 
-    def record(kind: str, names: list[str], values: list[Any]) -> None:
+    def create(kind: str, objects: list[Any], call: Callable[[Any, Any], Any]) -> None:
+        """One multicall making `objects`; their ids recorded by name."""
+        values = _batch(s, [lambda m, o=o: call(m, o) for o in objects])
         ids.setdefault(kind, {}).update(
-            {n: (v["id"] if isinstance(v, dict) else v) for n, v in zip(names, values, strict=True)}
+            {o.name: (v["id"] if isinstance(v, dict) else v) for o, v in zip(objects, values, strict=True)}
         )
 
     # Permissions exist once granted; Koji has no call that only creates one.
@@ -64,21 +66,13 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     _batch(s, [lambda m, p=p: m.revokePermission(ADMIN, p.name) for p in perms])
 
     groups = scenario.of("group")
-    record("group", [g.name for g in groups], _batch(s, [lambda m, g=g: m.newGroup(g.name) for g in groups]))
+    create("group", groups, lambda m, g: m.newGroup(g.name))
     users = [u for u in scenario.of("user") if u.name not in BUILTIN["user"]]
-    record(
+    create(
         "user",
-        [u.name for u in users],
-        _batch(
-            s,
-            [
-                lambda m, u=u: m.createUser(
-                    u.name,
-                    status=0 if u.enabled else 1,
-                    krb_principal=(u.krb_principals or [f"{u.name}@{realm}"])[0],
-                )
-                for u in users
-            ],
+        users,
+        lambda m, u: m.createUser(
+            u.name, status=0 if u.enabled else 1, krb_principal=(u.krb_principals or [f"{u.name}@{realm}"])[0]
         ),
     )
     calls: list[Callable[[Any], Any]] = []
@@ -98,17 +92,9 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     _batch(s, calls)
 
     channels = [c for c in scenario.of("channel") if c.name not in BUILTIN["channel"]]
-    record(
-        "channel",
-        [c.name for c in channels],
-        _batch(s, [lambda m, c=c: m.addChannel(c.name, description=c.description) for c in channels]),
-    )
+    create("channel", channels, lambda m, c: m.addChannel(c.name, description=c.description))
     hosts = scenario.of("host")
-    record(
-        "host",
-        [h.name for h in hosts],
-        _batch(s, [lambda m, h=h: m.addHost(h.name, h.arches) for h in hosts]),
-    )
+    create("host", hosts, lambda m, h: m.addHost(h.name, h.arches))
     calls = []
     for host in hosts:
         edits = {
@@ -126,11 +112,7 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     _batch(s, calls)
 
     repos = scenario.of("external-repo")
-    record(
-        "external-repo",
-        [r.name for r in repos],
-        _batch(s, [lambda m, r=r: m.createExternalRepo(r.name, r.url) for r in repos]),
-    )
+    create("external-repo", repos, lambda m, r: m.createExternalRepo(r.name, r.url))
     btypes = [b for b in scenario.of("btype") if b.name not in BUILTIN["btype"]]
     _batch(s, [lambda m, b=b: m.addBType(b.name) for b in btypes])
     atypes = scenario.of("archive-type")
@@ -143,22 +125,16 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     )
 
     tags = scenario.of("tag")
-    record(
+    create(
         "tag",
-        [t.name for t in tags],
-        _batch(
-            s,
-            [
-                lambda m, t=t: m.createTag(
-                    t.name,
-                    arches=" ".join(t.arches) or None,
-                    perm=t.permission,
-                    maven_support=t.maven_support,
-                    maven_include_all=t.maven_include_all,
-                    extra=t.extras or None,
-                )
-                for t in tags
-            ],
+        tags,
+        lambda m, t: m.createTag(
+            t.name,
+            arches=" ".join(t.arches) or None,
+            perm=t.permission,
+            maven_support=t.maven_support,
+            maven_include_all=t.maven_include_all,
+            extra=t.extras or None,
         ),
     )
     # Package lists before inheritance: Koji checks each addition against the inherited list,
@@ -212,14 +188,7 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     _batch(s, calls)
 
     targets = scenario.of("target")
-    record(
-        "target",
-        [t.name for t in targets],
-        _batch(
-            s,
-            [lambda m, t=t: m.createBuildTarget(t.name, t.build_tag, t.dest_tag or t.name) for t in targets],
-        ),
-    )
+    create("target", targets, lambda m, t: m.createBuildTarget(t.name, t.build_tag, t.dest_tag or t.name))
     _batch(
         s,
         [
