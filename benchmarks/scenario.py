@@ -1,7 +1,8 @@
-"""Scenario figures: applying base.yaml and a generated 200-object scenario, one per-test restore,
-and the naive alternative (drop the database, reload Koji's schema, reapply) in the same run.
+"""Scenario figures: applying base.yaml and a generated 200-object scenario, the per-test restore,
+and in the same run the alternatives: the naive reset (drop the database, reload Koji's schema,
+reapply) and the reset suites of Koji tools use (stop Apache, drop, reload, start Apache).
 
-    python benchmarks/scenario.py [--koji-source SPEC] [--runtime R] [--restores N]
+    python benchmarks/scenario.py [--koji-source SPEC] [--runtime R] [--restores N] [--workers N]
 
 Options default to the plugin's BOXKOJI_* variables, then its defaults.
 """
@@ -62,10 +63,38 @@ def naive_reset(env: Environment, files: list[str]) -> None:
     applier.apply(scenario, env.admin_session(), env.realm_name, env.config.cache_dir)
 
 
+def apache_reset(env: Environment) -> None:
+    """The reset test suites of Koji tools use today: stop Apache, drop and create the database,
+    load schema.sql, insert the admin, start Apache, wait for the first successful call."""
+    hub = env.graph.get("hub")
+    env.runtime.stop(hub.service)
+    assert env.postgres is not None
+    conn = psycopg2.connect(env.postgres.dsn("postgres"))
+    conn.autocommit = True
+    conn.cursor().execute(f"DROP DATABASE {DB_NAME} WITH (FORCE)")
+    conn.close()
+    load_schema(env.postgres, env.source().schema, env.realm_name)
+    env.runtime.start(hub.service)  # returns once getAPIVersion answers
+    env.forget_sessions()
+    env.admin_session().getLoggedInUser()
+
+
+def median_of(runs: int, action, between=None) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        if between is not None:
+            between()
+        times.append(timed(action))
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_options(parser)
-    parser.add_argument("--restores", type=int, default=5)
+    parser.add_argument("--restores", type=int, default=7)
+    parser.add_argument("--resets", type=int, default=3, help="runs of each slow reset")
+    parser.add_argument("--workers", type=int, default=0, help="kojid builders running meanwhile")
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds between restores (a test)")
     args = parser.parse_args()
     env = Environment(common.config(args))
     work = Path(tempfile.mkdtemp(prefix="boxkoji-bench-"))
@@ -75,6 +104,8 @@ def main() -> None:
     heavy.write_text(generated(200, packages_per_tag=4))
     try:
         env.start()
+        if args.workers:
+            env.workers.start(args.workers)
         states = env.scenarios
         figures = {
             "apply base.yaml (first use: apply + snapshot)": timed(lambda: states.prepare(["base.yaml"])),
@@ -83,20 +114,28 @@ def main() -> None:
                 lambda: states.prepare([str(heavy)])
             ),
         }
-        restores = []
-        for _ in range(args.restores):
-            states.prepare([])  # leave the base state, as the previous test would have
-            restores.append(timed(lambda: states.prepare(["base.yaml"])))
-        figures[f"restore base.yaml per test (median of {len(restores)})"] = statistics.median(restores)
-        figures["restore the empty hub per test"] = timed(lambda: states.prepare([]))
-        figures["naive: new database from schema.sql + reapply base.yaml"] = timed(
-            lambda: naive_reset(env, ["base.yaml"])
-        )
+
+        def a_test() -> None:  # what happens between two restores: a test, using the hub
+            env.admin_session().createTag(f"bench-{time.monotonic_ns()}")
+            time.sleep(args.pause)
+
+        n = args.restores
+        base = median_of(n, lambda: states.prepare(["base.yaml"]), a_test)
+        empty = median_of(n, lambda: states.prepare([]), a_test)
+        naive = median_of(args.resets, lambda: naive_reset(env, ["base.yaml"]))
+        apache = median_of(args.resets, lambda: apache_reset(env))
+        figures[f"restore base.yaml per test (median of {n})"] = base
+        figures[f"restore the empty hub per test (median of {n})"] = empty
+        figures[f"naive: new database from schema.sql + reapply base.yaml ({args.resets})"] = naive
+        figures[f"Koji tools' reset: stop Apache, drop, schema.sql, start ({args.resets})"] = apache
         figures["naive: new database from schema.sql + reapply 200 objects"] = timed(
             lambda: naive_reset(env, [str(big)])
         )
+        print(f"  runtime {env.runtime.name}, {args.workers} builders running")
         for name, seconds in figures.items():
-            print(f"  {name:62} {seconds:7.3f} s")
+            print(f"  {name:66} {seconds:7.3f} s")
+        print(f"  the empty hub's restore is {apache / empty:.0f}x as fast as Koji tools' reset")
+        print(f"  base.yaml's restore is {naive / base:.0f}x as fast as the naive reset")
     finally:
         env.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -122,8 +122,7 @@ class Environment:
             urls["hub"], urls["files"] = self.hub.url, self.hub.files_url
         return urls
 
-    def ensure_user(self, name: str, auth: Auth = "gssapi") -> dict[str, str]:
-        """Create `name` in the hub (first use) and the credential for `auth`; how to log in."""
+    def ensure_user(self, name: str, auth: Auth = "gssapi") -> dict[str, str]:  # how `name` logs in
         return self.accounts.login(name, auth).describe()
 
     def session(self, user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
@@ -145,9 +144,8 @@ class Environment:
     def hub_state(self) -> HubState:
         """Snapshots and the empty state (taken on first use, with the builders running)."""
         if self._state is None:
-            hub = self.start_hub()
-            store = self.directory / "snapshots"
-            self._state = HubState(self.start_postgres(), hub.topdir, store, self.forget_sessions)
+            store, topdir = self.directory / "snapshots", self.start_hub().topdir
+            self._state = HubState(self.start_postgres(), topdir, store, self.forget_sessions)
             if self._workers is not None:
                 self._state.before_each_test(self._workers.before_test)
         return self._state
@@ -178,9 +176,12 @@ class Environment:
     def stop(self) -> None:
         """Stop every service in reverse start order, then remove the directory (best effort)."""
         self.accounts.close()
+        if self._state is not None:
+            self._state.close()  # no more background copies of the hub's state
         if self._workers is not None:
             self._workers.stop_autoscale()
-        if self.config.keep:
+        if self.config.keep:  # the report before detach: it names what the runtime knows
+            self.kept = self.keep_report()
             self.workspace.keep()
             self.runtime.detach()
             self.workspace.restore_environ()
@@ -193,7 +194,6 @@ class Environment:
         self.workspace.restore_environ()
         self.workspace.remove()
 
-    def keep_report(self) -> str:
-        """How to reach a kept environment from a shell, and how to stop it."""
+    def keep_report(self) -> str:  # how to reach a kept environment from a shell, how to stop it
         config = self.koji_config if self.hub else None
         return keep.report(self.workspace.directories, self.urls, self.realm, config, self.runtime)

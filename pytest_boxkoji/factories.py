@@ -51,9 +51,9 @@ def environment() -> Any:
             with progress.use(writer) if writer else contextlib.nullcontext():
                 yield env
         finally:
+            env.stop()  # with --boxkoji-keep: after our own connections closed, what stays running
             if cfg.keep:
-                request.config.stash[REPORT_KEY] = env.keep_report()
-            env.stop()
+                request.config.stash[REPORT_KEY] = env.kept
             del request.config.stash[ENV_KEY]
 
     return boxkoji_environment

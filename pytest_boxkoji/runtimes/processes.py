@@ -180,7 +180,8 @@ class ProcessesRuntime:
 
     def stop_hint(self, directories: Sequence[Path]) -> str:
         pids = " ".join(str(p) for p in self.pids())  # PostgreSQL's workers included
-        return f"kill {pids} && rm -rf {' '.join(map(str, directories))}"
+        # `;`: a process that ended meanwhile (a database connection) must not keep the rest.
+        return f"kill {pids} 2>/dev/null; rm -rf {' '.join(map(str, directories))}"
 
     def close(self) -> None:
         """The safety net: kill whatever still carries this session's marker."""

@@ -46,6 +46,9 @@ class HubState:
     def take(self, name: str) -> None:
         self.snapshots.take(name)
 
+    def close(self) -> None:
+        self.snapshots.close()
+
     def __contains__(self, name: str) -> bool:
         return name in self.snapshots
 

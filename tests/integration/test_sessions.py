@@ -95,9 +95,9 @@ def test_keep_leaves_a_working_environment_for_the_shell(
         check_kept_containers(out, shared_tmp)
         return
     stop = re.search(r"stop:\s+(kill .*)", out).group(1)
-    pids = [int(p) for p in re.search(r"kill ([\d ]+)&&", stop).group(1).split()]
+    pids = [int(p) for p in re.search(r"kill ([\d ]+) 2>/dev/null;", stop).group(1).split()]
     try:
-        assert pids and all(psutil.pid_exists(p) for p in pids)
+        assert len([p for p in pids if psutil.pid_exists(p)]) >= 3  # KDC, PostgreSQL, Apache at least
         hello_from_a_shell(out, shared_tmp)
     finally:
         subprocess.run(stop, shell=True, check=False)
