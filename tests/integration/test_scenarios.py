@@ -1,5 +1,7 @@
 """Scenarios on the real hub: applied once, restored for every test (needs Koji)."""
 
+import shutil
+
 import koji
 import pytest
 from hubfacts import is_infrastructure
@@ -46,6 +48,15 @@ class TestBase:
         assert admin.getBuildTarget("dist") is not None
         assert admin.getTag("scratch-tag") is None
         assert [b["nvr"] for b in admin.listTagged("dist-candidate")] == ["hello-1.0-1"]
+
+    def test_the_topdir_comes_back_too(self, boxkoji, request):
+        packages = boxkoji.topdir / "packages" / "hello" / "1.0" / "1"
+        assert (packages / "noarch" / "hello-1.0-1.noarch.rpm").is_file()
+        (boxkoji.topdir / "stray-file").write_text("written by a test")
+        shutil.rmtree(packages)
+        boxkoji.scenarios.prepare(["base.yaml"], request.path.parent, boxkoji.config.scenario_dirs)
+        assert (packages / "noarch" / "hello-1.0-1.noarch.rpm").is_file()
+        assert not (boxkoji.topdir / "stray-file").exists()
 
     def test_scenario_users_log_in(self, koji_scenario):
         packager = koji_scenario.session("packager")
