@@ -10,6 +10,7 @@ complete: a restore waits for it (or, if making it failed, copies the slow way).
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import psycopg2
 from pytest_boxkoji.services.postgres import DB_NAME, Cluster
 
 SAFE = re.compile(r"^[a-z0-9_]+$")
+log = logging.getLogger(__name__)
 
 
 class Snapshots:
@@ -91,10 +93,11 @@ class Snapshots:
             if ready is None:
                 raise LookupError(name)
             ready.result()  # the copy is complete before it is used
-        except Exception:
-            self._restore_by_copying(name)
-        else:
             self._swap_in(name)
+        except Exception as exc:
+            # No copy, or the swap failed half-way: copying in place repairs either.
+            log.warning("restoring snapshot %s by copying (%s: %s)", name, type(exc).__name__, exc)
+            self._restore_by_copying(name)
         self._prepare(name)
 
     def _swap_in(self, name: str) -> None:
@@ -119,6 +122,9 @@ class Snapshots:
             f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)",
             f"CREATE DATABASE {DB_NAME} TEMPLATE {self._db(name)}",
         )
+        if not self.topdir.exists():  # a swap failed between its two renames
+            _copy_tree(self.store / name, self.topdir)
+            return
         for child in self.topdir.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)

@@ -104,3 +104,16 @@ def test_hub_plugin_is_gone_without_the_scenario(koji_admin):
 @pytest.mark.koji_scenario("plugin-author.yaml")
 def test_a_plugin_of_the_users_own(koji_session):
     assert koji_session.boxkojiHello("world") == "hello, world, from a user's hub plugin"
+
+
+def test_a_restore_repairs_what_a_failed_swap_left(boxkoji, koji_admin):
+    """The copy a restore swaps in is gone (as if making it had failed unnoticed): the swap fails
+    half-way, after the live database was renamed away, and the restore copies in place."""
+    snapshots = boxkoji.hub_state.snapshots
+    snapshots._settle()  # the copy for the next restore of the empty hub exists now
+    snapshots._sql(f"DROP DATABASE {snapshots._copy_db('empty')}")
+    koji_admin.createTag("made-before-the-restore")
+    boxkoji.scenarios.prepare([])
+    admin = boxkoji.admin_session()
+    assert admin.getTag("made-before-the-restore") is None
+    assert admin.getLoggedInUser()["name"] == "kojiadmin"  # the hub has its database back
