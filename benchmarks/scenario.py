@@ -50,8 +50,8 @@ def timed(action) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
-def naive_reset(env: Environment, files: list[str]) -> None:
-    """What a suite without snapshots would do: a new database from schema.sql, then reapply."""
+def new_database(env: Environment) -> None:
+    """Drop the hub's database and make it again from Koji's schema.sql (with the admin)."""
     assert env.postgres is not None
     conn = psycopg2.connect(env.postgres.dsn("postgres"))
     conn.autocommit = True
@@ -59,6 +59,11 @@ def naive_reset(env: Environment, files: list[str]) -> None:
     conn.close()
     load_schema(env.postgres, env.source().schema, env.realm_name)
     env.forget_sessions()
+
+
+def naive_reset(env: Environment, files: list[str]) -> None:
+    """What a suite without snapshots would do: a new database from schema.sql, then reapply."""
+    new_database(env)
     scenario = env.scenarios.load(files, None, [])
     applier.apply(scenario, env.admin_session(), env.realm_name, env.config.cache_dir)
 
@@ -68,14 +73,8 @@ def apache_reset(env: Environment) -> None:
     load schema.sql, insert the admin, start Apache, wait for the first successful call."""
     hub = env.graph.get("hub")
     env.runtime.stop(hub.service)
-    assert env.postgres is not None
-    conn = psycopg2.connect(env.postgres.dsn("postgres"))
-    conn.autocommit = True
-    conn.cursor().execute(f"DROP DATABASE {DB_NAME} WITH (FORCE)")
-    conn.close()
-    load_schema(env.postgres, env.source().schema, env.realm_name)
+    new_database(env)
     env.runtime.start(hub.service)  # returns once getAPIVersion answers
-    env.forget_sessions()
     env.admin_session().getLoggedInUser()
 
 
