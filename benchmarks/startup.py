@@ -38,9 +38,11 @@ def resident_mb(pids: list[int]) -> float:
 
 def drop_images() -> None:
     """Remove pytest-boxkoji's images so that the first run builds them (not the Debian base)."""
-    from pytest_boxkoji.runtimes.containers import engine
+    from pytest_boxkoji.runtimes.containers import probe
 
-    client = engine()
+    client, problem = probe()
+    if client is None:
+        sys.exit(f"benchmark failed: {problem}")
     for image in client.images.list(filters={"label": "io.pytest-boxkoji.image"}):
         client.images.remove(image.id, force=True)
 

@@ -22,7 +22,7 @@ from pytest_boxkoji.servicespy import interpreter_says
 
 
 @dataclass(frozen=True)
-class Check:
+class Finding:
     what: str
     ok: bool
     detail: str
@@ -49,9 +49,9 @@ def distribution() -> str:
     return ""
 
 
-def _program(program: hostprogs.Program) -> Check:
+def _program(program: hostprogs.Program) -> Finding:
     path = hostprogs.locate(program)
-    return Check(
+    return Finding(
         program.name,
         path is not None,
         str(path) if path else f"not found (needed for {program.purpose})",
@@ -65,16 +65,16 @@ def _imports(python: str, modules: str) -> tuple[bool, str]:
     return done.returncode == 0, (done.stderr.strip().splitlines() or [""])[-1]
 
 
-def common_checks(settings: BoxKojiConfig) -> list[Check]:
+def common_checks(settings: BoxKojiConfig) -> list[Finding]:
     """What both runtimes need: the test process's Python packages, rpm, the cache, Koji's code."""
-    checks: list[Check] = []
+    checks: list[Finding] = []
     ok, why = _imports(sys.executable, "gssapi, koji, requests_gssapi")
     checks.append(
-        Check("Kerberos client (gssapi)", ok, "importable" if ok else why, fix="pip install pytest-boxkoji")
+        Finding("Kerberos client (gssapi)", ok, "importable" if ok else why, fix="pip install pytest-boxkoji")
     )
     ok, why = _imports(sys.executable, "rpm")
     checks.append(
-        Check(
+        Finding(
             "rpm's Python bindings",
             ok,
             "importable (koji import works)" if ok else f"{why} (koji import needs them)",
@@ -88,10 +88,10 @@ def common_checks(settings: BoxKojiConfig) -> list[Check]:
     return checks
 
 
-def _cache(cache: Path) -> Check:
+def _cache(cache: Path) -> Finding:
     existing = next((p for p in (cache, *cache.parents) if p.exists()), Path("/"))
     ok = os.access(existing, os.W_OK)
-    return Check(
+    return Finding(
         "cache directory",
         ok,
         f"{cache}" + ("" if ok else f": {existing} is not writable"),
@@ -99,7 +99,7 @@ def _cache(cache: Path) -> Check:
     )
 
 
-def _koji_source(settings: BoxKojiConfig) -> Check:
+def _koji_source(settings: BoxKojiConfig) -> Finding:
     fix = (
         "BOXKOJI_KOJI_SOURCE=PATH (a Koji source tree, a koji-X.Y.Z.tar.bz2 release tarball or a "
         "git repository@ref); see the README's 'Where Koji's server code comes from'"
@@ -108,17 +108,17 @@ def _koji_source(settings: BoxKojiConfig) -> Check:
         # What the plugin does at first use: the default release is downloaded once.
         source = kojisrc.resolve(settings.koji_source, settings.cache_dir, settings.koji_source_explicit)
     except KojiSourceError as exc:
-        return Check("Koji server code", False, str(exc).splitlines()[0], fix=fix)
-    return Check("Koji server code", True, f"Koji {source.version}: {source.origin}")
+        return Finding("Koji server code", False, str(exc).splitlines()[0], fix=fix)
+    return Finding("Koji server code", True, f"Koji {source.version}: {source.origin}")
 
 
-def processes_checks(settings: BoxKojiConfig) -> list[Check]:
+def processes_checks(settings: BoxKojiConfig) -> list[Finding]:
     programs = (*hostprogs.PROCESSES_RUNTIME, hostprogs.APACHE, hostprogs.CREATEREPO)
     checks = [_program(p) for p in programs]
     python = settings.services_python
     if not python.exists():
         checks.append(
-            Check(
+            Finding(
                 "services' Python",
                 False,
                 f"{python} does not exist",
@@ -129,13 +129,13 @@ def processes_checks(settings: BoxKojiConfig) -> list[Check]:
         return checks
     ok, why = _imports(str(python), "venv, ensurepip")
     checks.append(
-        Check(f"venv for {python}", ok, "available" if ok else why, ("python3-venv",), ("python3",))
+        Finding(f"venv for {python}", ok, "available" if ok else why, ("python3-venv",), ("python3",))
     )
     ask = "import sysconfig; print(sysconfig.get_paths()['include'])"
     include = interpreter_says(python, ask).stdout.strip()
     header = Path(include) / "Python.h"
     checks.append(
-        Check(
+        Finding(
             "Python headers (mod_wsgi build)",
             header.exists(),
             str(header) if header.exists() else f"{header} missing",
@@ -144,10 +144,10 @@ def processes_checks(settings: BoxKojiConfig) -> list[Check]:
         )
     )
     compiler = shutil.which("gcc") or shutil.which("cc")
-    checks.append(Check("C compiler", compiler is not None, compiler or "no gcc or cc", ("gcc",), ("gcc",)))
+    checks.append(Finding("C compiler", compiler is not None, compiler or "no gcc or cc", ("gcc",), ("gcc",)))
     ok, why = _imports(str(python), "rpm, dnf, librepo")
     checks.append(
-        Check(
+        Finding(
             f"kojid's system modules for {python}",
             ok,
             "rpm, dnf, librepo importable" if ok else why,
@@ -158,10 +158,10 @@ def processes_checks(settings: BoxKojiConfig) -> list[Check]:
     if os.geteuid() == 0:
         try:
             pwd.getpwnam(settings.service_user)
-            checks.append(Check("service user (under root)", True, settings.service_user))
+            checks.append(Finding("service user (under root)", True, settings.service_user))
         except KeyError:
             checks.append(
-                Check(
+                Finding(
                     "service user (under root)",
                     False,
                     f"no user {settings.service_user!r}",
@@ -171,12 +171,12 @@ def processes_checks(settings: BoxKojiConfig) -> list[Check]:
     return checks
 
 
-def containers_checks(settings: BoxKojiConfig) -> list[Check]:
+def containers_checks(settings: BoxKojiConfig) -> list[Finding]:
     from pytest_boxkoji.runtimes import containers
 
     extra = all(importlib.util.find_spec(m) is not None for m in ("docker", "testcontainers"))
     checks = [
-        Check(
+        Finding(
             "containers extra",
             extra,
             "docker and testcontainers importable" if extra else "docker/testcontainers not installed",
@@ -188,7 +188,7 @@ def containers_checks(settings: BoxKojiConfig) -> list[Check]:
     client, problem = containers.probe()
     engine_installed = bool(shutil.which("podman") or shutil.which("docker"))
     checks.append(
-        Check(
+        Finding(
             "container engine",
             client is not None,
             "answers" if client is not None else problem,
@@ -206,7 +206,7 @@ def containers_checks(settings: BoxKojiConfig) -> list[Check]:
             (p for p in ("/usr/sbin/iptables", "/sbin/iptables") if Path(p).exists()), None
         )
         checks.append(
-            Check(
+            Finding(
                 "iptables (netavark's firewall)",
                 iptables is not None,
                 iptables or "not found",
@@ -218,7 +218,7 @@ def containers_checks(settings: BoxKojiConfig) -> list[Check]:
         base = containers.DEFAULT_BASE
         present = bool(client.images.list(name=base))
         checks.append(
-            Check(
+            Finding(
                 "base image",
                 present,
                 base + (" present" if present else " not present; it is pulled at first use"),
@@ -229,7 +229,7 @@ def containers_checks(settings: BoxKojiConfig) -> list[Check]:
     return checks
 
 
-def _podman_dns() -> Check:
+def _podman_dns() -> Finding:
     """Containers find each other by name only with netavark + aardvark-dns (CNI has no DNS here)."""
     backend = subprocess.run(
         ["podman", "info", "--format", "{{.Host.NetworkBackend}}"],
@@ -243,7 +243,7 @@ def _podman_dns() -> Check:
     )
     ok = backend == "netavark" and dns
     detail = f"network backend {backend or 'unknown'}, aardvark-dns {'found' if dns else 'missing'}"
-    return Check(
+    return Finding(
         "Podman DNS between containers",
         ok,
         detail,
@@ -254,7 +254,7 @@ def _podman_dns() -> Check:
     )
 
 
-def run_checks(settings: BoxKojiConfig) -> dict[str, list[Check]]:
+def run_checks(settings: BoxKojiConfig) -> dict[str, list[Finding]]:
     groups = {"both runtimes": common_checks(settings)}
     if settings.runtime in ("auto", "processes"):
         groups["processes runtime"] = processes_checks(settings)
@@ -263,7 +263,7 @@ def run_checks(settings: BoxKojiConfig) -> dict[str, list[Check]]:
     return groups
 
 
-def ready(settings: BoxKojiConfig, groups: dict[str, list[Check]]) -> bool:
+def ready(settings: BoxKojiConfig, groups: dict[str, list[Finding]]) -> bool:
     """auto is ready when the common checks pass and one runtime is complete."""
     if not all(c.ok for c in groups["both runtimes"]):
         return False
@@ -272,7 +272,7 @@ def ready(settings: BoxKojiConfig, groups: dict[str, list[Check]]) -> bool:
     return any(complete) if settings.runtime == "auto" else all(complete)
 
 
-def report(settings: BoxKojiConfig, groups: dict[str, list[Check]], distro: str) -> str:
+def report(settings: BoxKojiConfig, groups: dict[str, list[Finding]], distro: str) -> str:
     lines = [f"boxkoji doctor: runtime {settings.runtime}, cache {settings.cache_dir}"]
     for name, checks in groups.items():
         lines.append(f"{name}:")
@@ -287,7 +287,7 @@ def report(settings: BoxKojiConfig, groups: dict[str, list[Check]], distro: str)
     return "\n".join(lines)
 
 
-def _fixes(failed: list[Check], distro: str) -> list[str]:
+def _fixes(failed: list[Finding], distro: str) -> list[str]:
     debian = sorted({p for c in failed for p in c.debian})
     fedora = sorted({p for c in failed for p in c.fedora})
     sudo = "" if os.geteuid() == 0 else "sudo "

@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import koji
 
@@ -178,15 +178,12 @@ class Workers:
 
     # -- the hub and the processes ---------------------------------------------------------------
 
-    def _part(self, name: str) -> Any:
-        return self.graph.get(name)
-
     def _session(self) -> koji.ClientSession:
         session: koji.ClientSession | None = getattr(self._local, "session", None)
         return session if session is not None else self.accounts.admin_session()
 
     def _register(self, builder: Builder) -> None:
-        orch = self._part("orch")
+        orch = self.graph.get("orch")
         principal = orch.realm.principal(f"compile/{builder.name}")
         s = self._session()
         info = s.getHost(builder.name)
@@ -205,11 +202,11 @@ class Workers:
                 m.editHost(builder.name, capacity=builder.capacity)
 
     def _daemon_settings(self, name: str, principal_name: str) -> builder_services.DaemonSettings:
-        hub = self._part("hub").settings
-        orch = self._part("orch")
+        hub = self.graph.get("hub").settings
+        orch = self.graph.get("orch")
         cred = orch.checkout(principal_name, "keytab", holder=name, owner=self.graph.workspace.owner)
         assert cred.path is not None
-        python = self._part("python")
+        python = self.graph.get("python")
         return builder_services.DaemonSettings(
             name=name,
             directory=self.graph.workspace.directory / "builders" / name,
@@ -227,7 +224,7 @@ class Workers:
         settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
         service = builder_services.kojid(
             settings,
-            self._part("kdc").services_env,
+            self.graph.get("kdc").services_env,
             Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
             has_mock=not self.runtime.own_filesystem and shutil.which("mock") is not None,
         )
@@ -247,7 +244,7 @@ class Workers:
 
     def _check_python(self) -> None:
         """kojid imports Debian's dnf and librepo bindings through the services' virtualenv."""
-        python = self._part("python").python
+        python = self.graph.get("python").python
         done = interpreter_says(python, "import dnf, librepo, rpm, multilib")
         if done.returncode != 0:
             raise BoxKojiError(
@@ -264,20 +261,20 @@ class Workers:
             return
         s = self._session()
         if s.getUser(KOJIRA) is None:
-            principal = self._part("orch").realm.principal(KOJIRA)
+            principal = self.graph.get("orch").realm.principal(KOJIRA)
             s.createUser(KOJIRA, krb_principal=principal)
         if "repo" not in s.getUserPerms(KOJIRA):
             s.grantPermission(KOJIRA, "repo")
         settings = self._daemon_settings(KOJIRA, KOJIRA)
         ready = Check("kojira holds a live session on the hub", self._kojira_logged_in)
-        service = builder_services.kojira(settings, self._part("kdc").services_env, ready)
+        service = builder_services.kojira(settings, self.graph.get("kdc").services_env, ready)
         self.graph.workspace.chown(settings.directory)
         self.graph.start_service(service)
         self.kojira = service
 
     def _kojira_logged_in(self) -> bool:
         """kojira holds a live session on the hub."""
-        conn = self._part("postgres").connect()
+        conn = self.graph.get("postgres").connect()
         try:
             with conn.cursor() as cur:
                 cur.execute(

@@ -76,11 +76,6 @@ def probe() -> tuple[Any, str]:
         )
 
 
-def engine() -> Any:
-    """A docker client for the engine that answers, or None."""
-    return probe()[0]
-
-
 def _alive(pid: str) -> bool:
     try:
         return bool(psutil.pid_exists(int(pid)))

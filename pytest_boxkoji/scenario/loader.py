@@ -38,7 +38,6 @@ def _line_map(node: yaml.Node, path: Path_, located: Located) -> None:
 
 def read_documents(path: Path, display: str) -> tuple[list[tuple[Any, Located]], list[Problem]]:
     """Every YAML document of a file with its line map; YAML syntax errors become Problems."""
-    problems: list[Problem] = []  # stays empty unless the YAML is invalid
     try:
         text = path.read_text()
     except OSError as exc:
@@ -46,11 +45,11 @@ def read_documents(path: Path, display: str) -> tuple[list[tuple[Any, Located]],
     try:
         # libyaml's parser (C) when it is there, ten times faster; any error is read again with
         # PyYAML's own, whose messages the corpus of invalid scenarios pins down.
-        return _documents(text, path, display, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), problems
+        return _documents(text, path, display, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), []
     except yaml.YAMLError:
         pass
     try:
-        return _documents(text, path, display, yaml.SafeLoader), problems
+        return _documents(text, path, display, yaml.SafeLoader), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
@@ -58,8 +57,7 @@ def read_documents(path: Path, display: str) -> tuple[list[tuple[Any, Located]],
         context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and context_mark is not None and context_mark.line + 1 != line:
             reason += f" ({context} at line {context_mark.line + 1})"
-        problems.append(Problem(display, line, "", f"not valid YAML: {reason}"))
-    return [], problems
+        return [], [Problem(display, line, "", f"not valid YAML: {reason}")]
 
 
 def _documents(text: str, path: Path, display: str, loader: Any) -> list[tuple[Any, Located]]:

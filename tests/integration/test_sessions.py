@@ -57,11 +57,11 @@ def hello_from_a_shell(out, shared_tmp):
 
 def check_kept_containers(out, shared_tmp):
     """The kept containers answer from a shell; the printed stop line removes all of them."""
-    from pytest_boxkoji.runtimes.containers import engine
+    from pytest_boxkoji.runtimes.containers import probe
 
     stop = re.search(r"stop:\s+(.*)", out).group(1)
     names = re.search(r"rm -f ([^;]+);", stop).group(1).split()
-    client = engine()
+    client, _ = probe()
     try:
         assert names and all(client.containers.get(n).status == "running" for n in names)
         hello_from_a_shell(out, shared_tmp)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from pytest_boxkoji import doctor
 from pytest_boxkoji.config import BoxKojiConfig
-from pytest_boxkoji.doctor import Check
+from pytest_boxkoji.doctor import Finding
 
-OK = Check("krb5kdc", True, "/usr/sbin/krb5kdc")
-NO_KDC = Check("krb5kdc", False, "not found", ("krb5-kdc",), ("krb5-server",))
-NO_ADMIN = Check("kadmin.local", False, "not found", ("krb5-admin-server",), ("krb5-server",))
-NO_ENGINE = Check("container engine", False, "no answer", (), (), fix="podman system service ...")
+OK = Finding("krb5kdc", True, "/usr/sbin/krb5kdc")
+NO_KDC = Finding("krb5kdc", False, "not found", ("krb5-kdc",), ("krb5-server",))
+NO_ADMIN = Finding("kadmin.local", False, "not found", ("krb5-admin-server",), ("krb5-server",))
+NO_ENGINE = Finding("container engine", False, "no answer", (), (), fix="podman system service ...")
 
 
 def groups(common, processes, containers=None):
