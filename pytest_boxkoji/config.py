@@ -69,6 +69,18 @@ OPTIONS = (
         False,
     ),
     Option("boxkoji_keep", "leave the environment running after the session", "bool", False),
+    Option(
+        "boxkoji_reuse",
+        "use the environment `boxkoji up --detach` (or --boxkoji-keep) left running, when it was made "
+        "from the same Koji source and configuration; it keeps running after the session",
+        "bool",
+        False,
+    ),
+    Option(
+        "boxkoji_box",
+        "the name of the environment --boxkoji-reuse uses and --boxkoji-keep records (default: default)",
+        default="default",
+    ),
     Option("boxkoji_cache_dir", "where sources, the services' Python and templates are cached"),
     Option(
         "boxkoji_scenarios",
@@ -123,6 +135,8 @@ class BoxKojiConfig:
     koji_source_explicit: bool = False
     require_koji: bool = False
     keep: bool = False
+    reuse: bool = False
+    box: str = "default"
     cache_dir: Path = Path(".")
     service_user: str = "nobody"
     services_python: Path = Path("/usr/bin/python3")
@@ -235,6 +249,12 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
             f"--boxkoji-workers={values['boxkoji_workers']!r}: the number of builders must be a whole number"
             " >= 0"
         ) from None
+    from pytest_boxkoji.box import NAME
+
+    if not NAME.match(values["boxkoji_box"] or "default"):
+        raise pytest.UsageError(
+            f"--boxkoji-box={values['boxkoji_box']!r}: use letters, digits, '.', '_' and '-' only"
+        )
     reports = tuple(values["cov_hub_report"] or ("term",))
     from pytest_boxkoji.coverage.data import check_report_kind
 
@@ -249,6 +269,8 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         koji_source_explicit=bool(source),
         require_koji=bool(values["boxkoji_require_koji"]),
         keep=bool(values["boxkoji_keep"]),
+        reuse=bool(values["boxkoji_reuse"]),
+        box=values["boxkoji_box"] or "default",
         cache_dir=Path(values["boxkoji_cache_dir"]).expanduser()
         if values["boxkoji_cache_dir"]
         else default_cache_dir(),

@@ -16,6 +16,7 @@ def report(
     realm: Realm | None,
     koji_config: Path | None,
     runtime: Runtime,
+    name: str | None = None,
 ) -> str:
     directory = directories[0]
     lines = [f"boxkoji environment kept in {directory}"]
@@ -30,4 +31,6 @@ def report(
         koji = clients.koji_command()
         lines.append(f"  koji:     {koji} -c {koji_config} -p {clients.PROFILE} hello")
     lines.append(f"  stop:     {runtime.stop_hint(directories)}")
+    if name:
+        lines.append(f"  boxkoji:  boxkoji status --name {name}; pytest --boxkoji-reuse --boxkoji-box={name}")
     return "\n".join(lines)
