@@ -121,11 +121,15 @@ class AttachedEnvironment(Environment):
         """Give the hub's state back as it was when this process attached (a pytest session's
         snapshots dropped), stop what this process started (a session's extra builders), bring
         the record up to date, and forget the rest without stopping it."""
-        if self._state is not None:
-            try:
+        try:
+            if self._state is not None:
                 self._state.give_back()
-            except Exception as exc:  # the hub keeps running; say why its state may differ
-                log.warning("could not give the hub's state back: %s", exc)
+            hub = cast(Hub | None, self.graph.handles.get("hub"))
+            recorded = self.record.parts.get("hub", {}).get("settings", {})
+            if hub is not None and recorded:  # scenarios' hub settings and policies undone
+                hub.reconfigure(dict(recorded["extra_settings"]), recorded["policy"])
+        except Exception as exc:  # the hub keeps running; say why its state may differ
+            log.warning("could not give the hub's state back: %s", exc)
         self.release()
         for name, problem in self.graph.stop():
             log.warning("could not stop %s: %s", name, problem)

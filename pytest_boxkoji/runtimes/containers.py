@@ -85,15 +85,20 @@ def _alive(pid: str) -> bool:
 
 
 def _abandoned(labels: dict[str, str]) -> bool:
-    """Its session's process is gone, and it was not kept on purpose: a kept environment's
-    workspace (--boxkoji-keep, `boxkoji up --detach`) is still there without its owner.pid file,
-    as the processes runtime's sweep reads it."""
-    if _alive(labels.get(PID_LABEL, "")):
-        return False
-    directory = labels.get(DIR_LABEL)
+    """Its session ended without teardown, as the processes runtime's sweep reads it: the
+    workspace's owner.pid names a process that is gone, or the workspace itself is gone. A kept
+    environment (--boxkoji-keep, `boxkoji up --detach`) has no owner.pid: it stays."""
     from pytest_boxkoji.workspace import OWNER_FILE
 
-    return not directory or not Path(directory).is_dir() or (Path(directory) / OWNER_FILE).exists()
+    directory = labels.get(DIR_LABEL)
+    if not directory:  # made by an older version: its pid label is all there is
+        return not _alive(labels.get(PID_LABEL, ""))
+    try:
+        return not _alive((Path(directory) / OWNER_FILE).read_text().strip())
+    except FileNotFoundError:
+        return not Path(directory).is_dir()
+    except OSError:
+        return False
 
 
 def sweep_stale(client: Any) -> list[str]:
@@ -276,7 +281,10 @@ class ContainersRuntime:
         self.client = client
         self.marker = marker
         self.mounts = [Path(m) for m in mounts]
-        self.labels = {LABEL: marker, PID_LABEL: str(os.getpid()), DIR_LABEL: str(self.mounts[0])}
+        # A kept environment has no owning process; pid 1 keeps older versions' sweeps (which
+        # read only this label) away from it. This version's sweep reads the workspace.
+        owner = "1" if keep else str(os.getpid())
+        self.labels = {LABEL: marker, PID_LABEL: owner, DIR_LABEL: str(self.mounts[0])}
         self.keep = keep
         self.memory = memory
         self.images = Images(client, cache_dir, base_image)
