@@ -108,6 +108,10 @@ def up(config: BoxKojiConfig, name: str, scenarios: Sequence[str], dirs: Sequenc
 def _refuse_taken(cache_dir: Path, name: str) -> None:
     with contextlib.suppress(NoBox):
         record = box.read(cache_dir, name)
+        if not record.directory.is_dir():  # removed by hand, or the machine restarted: stale
+            _sweep(record)
+            box.remove(cache_dir, name)
+            return
         raise BoxKojiError(
             f"an environment named {name!r} is already recorded (in {record.directory}); use it, stop it "
             f"with `boxkoji down --name {name}`, or start another with --name OTHER"
@@ -161,15 +165,23 @@ def _stop_foreground(cache_dir: Path, record: box.BoxRecord, timeout: float = 12
     assert record.owner is not None
     owner = psutil.Process(record.owner)
     owner.terminate()
-    try:
-        owner.wait(timeout)
-    except psutil.TimeoutExpired:
-        raise BoxKojiError(
+    deadline = time.monotonic() + timeout
+    while _lives(owner):  # not wait(): a zombie whose parent has not reaped it yet is done too
+        if time.monotonic() > deadline:
+            raise BoxKojiError(
             f"`boxkoji up` (pid {record.owner}) did not stop environment {record.name!r} within "
             f"{timeout:.0f} s; look at its terminal"
-        ) from None
+            )
+        time.sleep(0.1)
     out(f"environment {record.name!r} stopped by its `boxkoji up` (pid {record.owner})")
     return 0
+
+
+def _lives(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _sweep(record: box.BoxRecord) -> None:

@@ -212,4 +212,5 @@ class Environment:
         name = None
         if self.hub:  # recorded: `boxkoji` verbs and --boxkoji-reuse find it
             name = box.claim(self.config.cache_dir, box.describe(self, self.config.box, None))
-        return keep.report(self.workspace.directories, self.urls, self.realm, config, self.runtime, name)
+        directories, cache = self.workspace.directories, self.config.cache_dir
+        return keep.report(directories, self.urls, self.realm, config, self.runtime, name, cache)
