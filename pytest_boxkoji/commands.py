@@ -179,7 +179,7 @@ def _stop_foreground(cache_dir: Path, record: box.BoxRecord, timeout: float = 12
 
 def _lives(process: psutil.Process) -> bool:
     try:
-        return process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
