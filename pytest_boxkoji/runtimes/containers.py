@@ -9,6 +9,7 @@ Everything made carries the session label; a sweep removes what crashed sessions
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -103,15 +104,20 @@ def _abandoned(labels: dict[str, str]) -> bool:
 
 def sweep_stale(client: Any) -> list[str]:
     """Remove containers and networks of sessions whose pytest process is gone."""
+    import docker.errors
+
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    # Other sessions sweep too: what one of them removed meanwhile is not an error.
+    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         if _abandoned(container.labels):
-            container.remove(force=True)
-            removed.append(container.name)
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+                removed.append(container.name)
     for network in client.networks.list(filters={"label": LABEL}):
         if _abandoned(network.attrs.get("Labels") or {}):
-            network.remove()
-            removed.append(network.name)
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed.append(network.name)
     return removed
 
 
