@@ -122,7 +122,9 @@ def test_status_shows_each_service(up_box):
     assert all(row["memory"] and row["memory"] > 0 for row in by_name.values()), by_name
     kind = "container" if status["runtime"] == "containers" else "pid"
     assert all(row["where"].startswith(kind) for row in by_name.values())
-    assert by_name["hub"]["url"].startswith("https://localhost:") and by_name["hub"]["url"].endswith("/kojihub")
+    assert by_name["hub"]["url"].startswith("https://localhost:") and by_name["hub"]["url"].endswith(
+        "/kojihub"
+    )
     text = up_box("status").stdout
     assert re.search(r"^\s+hub\s+up\s+", text, re.M), text
 
@@ -135,7 +137,7 @@ def test_shell_acts_as_the_user_with_any_koji_tool(up_box):
     assert "kojiadmin" in done.stdout
     # A third-party tool reading the profile through koji.read_config, as Koji tools do.
     code = "import koji; c = koji.read_config('boxkoji'); s = koji.ClientSession(c['server'], c); s.gssapi_login(); print(s.getLoggedInUser()['name'])"
-    done = up_box("shell", "--user", "alice", "-c", f"python3 -c \"{code}\"")
+    done = up_box("shell", "--user", "alice", "-c", f'python3 -c "{code}"')
     assert done.stdout.strip() == "alice"
     assert up_box("shell", "-c", "exit 3", code=3).returncode == 3  # the command's exit code
 
@@ -143,8 +145,12 @@ def test_shell_acts_as_the_user_with_any_koji_tool(up_box):
 def test_env_prints_export_lines_for_scripts(up_box):
     exports = up_box("env", "--user", "bob").stdout
     assert all(line.startswith("export ") for line in exports.splitlines())
-    done = subprocess.run(["bash", "-c", f'eval "$({" ".join(up_box.command("env", "--user", "bob"))})"; koji hello'],
-                          env=up_box.env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", "-c", f'eval "$({" ".join(up_box.command("env", "--user", "bob"))})"; koji hello'],
+        env=up_box.env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "bob" in done.stdout
 
@@ -152,8 +158,13 @@ def test_env_prints_export_lines_for_scripts(up_box):
 def test_logs_and_follow(up_box):
     assert "AS_REQ" in up_box("logs", "kdc").stdout  # the KDC's own log: every ticket it issued
     assert "==> output of hub" in up_box("logs", "hub").stdout
-    follower = subprocess.Popen(up_box.command("logs", "kdc", "--follow"), env=up_box.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    follower = subprocess.Popen(
+        up_box.command("logs", "kdc", "--follow"),
+        env=up_box.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         time.sleep(1)  # it has printed what was there; what comes next is new
         up_box("shell", "--user", "carol", "-c", "true")  # a ticket for carol: a new KDC log line
@@ -194,7 +205,10 @@ def test_snapshots_save_restore_list(up_box):
 def test_bad_input_is_refused_with_a_reason(up_box, tmp_path):
     for verb in ("logs", "restart"):
         done = up_box(verb, "nginx", code=1)
-        assert "has no service 'nginx'; it has: kdc, postgres, hub, kojira, kojid:worker1.koji.box" in done.stderr
+        assert (
+            "has no service 'nginx'; it has: kdc, postgres, hub, kojira, kojid:worker1.koji.box"
+            in done.stderr
+        )
     done = up_box("snapshot restore", "never_saved", code=1)
     assert "no snapshot 'never_saved'" in done.stderr
     # The name is taken: nothing starts.
@@ -230,7 +244,9 @@ def test_a_bad_scenario_starts_nothing(pytestconfig, koji_source_path, tmp_path)
     assert "bad.yaml:3: tag[dist-build].inheritance[0].name: no tag 'dist-base'" in err
     assert not box.path_of(made.cache, made.name).exists()
     # No workspace was made by it (other sessions may make theirs meanwhile).
-    owners = [(d / "owner.pid").read_text() for d in Path("/tmp").glob("boxkoji-*") if (d / "owner.pid").exists()]
+    owners = [
+        (d / "owner.pid").read_text() for d in Path("/tmp").glob("boxkoji-*") if (d / "owner.pid").exists()
+    ]
     assert str(child.pid) not in owners
 
 
@@ -257,8 +273,9 @@ def test_a_box_whose_service_died(pytestconfig, koji_source_path):
 
 def test_foreground_up_runs_until_down(pytestconfig, koji_source_path):
     made = Box(pytestconfig, koji_source_path, f"test-{secrets.token_hex(3)}")
-    child = subprocess.Popen(made.command("up"), env=made.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+    child = subprocess.Popen(
+        made.command("up"), env=made.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 180
         while not box.path_of(made.cache, made.name).exists():
@@ -292,15 +309,33 @@ def test_scenario_round_trip_and_reuse(pytestconfig, koji_source_path, shared_tm
         first("scenario dump", "-o", str(dumped))
         docs = list(yaml.safe_load_all(dumped.read_text()))
         kinds = {doc["type"] for doc in docs}
-        assert {"permission", "group", "user", "channel", "host", "external-repo", "btype", "archive-type",
-                "tag", "target", "content-generator", "build", "policy", "hub"} <= kinds
+        assert {
+            "permission",
+            "group",
+            "user",
+            "channel",
+            "host",
+            "external-repo",
+            "btype",
+            "archive-type",
+            "tag",
+            "target",
+            "content-generator",
+            "build",
+            "policy",
+            "hub",
+        } <= kinds
         first("down")
 
         fresh, _ = new_box(pytestconfig, koji_source_path)
         (shared_tmp / "test_reuse.py").write_text(REUSING)
         result = subprocess.run(
             nested_pytest(koji_source_path, "--boxkoji-reuse", f"--boxkoji-box={fresh.name}", *outer_args),
-            cwd=shared_tmp, env=child_env, capture_output=True, text=True, timeout=600,
+            cwd=shared_tmp,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "3 passed" in result.stdout
@@ -347,7 +382,9 @@ def test_reuse_refuses_what_does_not_match(up_box, child_env, outer_args, shared
     if not Path(other).exists():
         del runs["other source"]
     for why, command in runs.items():
-        result = subprocess.run(command, cwd=shared_tmp, env=child_env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            command, cwd=shared_tmp, env=child_env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 1, why
         if why == "no box":
             assert "no environment named 'never-started' is running" in result.stdout
@@ -366,7 +403,11 @@ def test_workers_of_the_box_serve_a_reusing_session(up_box, child_env, outer_arg
     before = {row["service"]: row["where"] for row in up_box.status()["services"]}
     result = subprocess.run(
         nested_pytest(up_box.source, "--boxkoji-reuse", f"--boxkoji-box={up_box.name}", *outer_args),
-        cwd=shared_tmp, env=child_env, capture_output=True, text=True, timeout=300,
+        cwd=shared_tmp,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     after = {row["service"]: row["where"] for row in up_box.status()["services"]}
