@@ -36,7 +36,7 @@ def test_records_are_written_read_and_removed(tmp_path):
     )
     assert box.names(tmp_path) == ["default"]
     box.remove(tmp_path, "default")
-    with pytest.raises(box.NoBox, match=r"no environment named 'default' is running .* boxkoji up --detach"):
+    with pytest.raises(box.NoBox, match=r"no environment named 'default' is running .*`boxkoji up --detach --name default`"):
         box.read(tmp_path, "default")
 
 
