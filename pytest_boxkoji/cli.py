@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--runtime", choices=RUNTIMES, help="default: BOXKOJI_RUNTIME, else auto")
     up.add_argument("--koji-source", help="default: BOXKOJI_KOJI_SOURCE, else the default release")
     up.add_argument("--detach", action="store_true", help="leave it running and return")
+    up.add_argument(
+        "--hub-port", type=int, metavar="PORT", help="serve the hub on this port (default: a free one)"
+    )
 
     simple = {
         "down": (
@@ -208,7 +211,7 @@ def _run(args: argparse.Namespace, config: Any) -> int:
 
     name = args.name
     if args.command == "up":
-        return commands.up(config, name, args.scenario, args.dir, args.detach)
+        return commands.up(config, name, args.scenario, args.dir, args.detach, args.hub_port)
     if args.command == "down":
         return commands.down(config, name)
     if args.command == "status":

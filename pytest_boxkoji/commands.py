@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -64,11 +65,21 @@ def interrupted_by_sigterm() -> Iterator[None]:
 # -- up and down -------------------------------------------------------------------------------
 
 
-def up(config: BoxKojiConfig, name: str, scenarios: Sequence[str], dirs: Sequence[Path], detach: bool) -> int:
+def up(
+    config: BoxKojiConfig,
+    name: str,
+    scenarios: Sequence[str],
+    dirs: Sequence[Path],
+    detach: bool,
+    hub_port: int | None = None,
+) -> int:
     """Start an environment, record it, print how to use it; then wait for Ctrl-C (stopping it)
     or, detached, leave it running."""
     box.check_name(name)
     _refuse_taken(config.cache_dir, name)
+    if hub_port is not None:
+        _refuse_busy(hub_port)
+        config = dataclasses.replace(config, hub_port=hub_port)
     scenario = load(scenarios, Path.cwd(), dirs) if scenarios else None  # bad files: nothing starts
     # keep: the processes must outlive this one (no mirakuru atexit marker) when detached.
     env = Environment(dataclasses.replace(config, enabled=True, keep=detach))
@@ -116,6 +127,27 @@ def _refuse_taken(cache_dir: Path, name: str) -> None:
             f"an environment named {name!r} is already recorded (in {record.directory}); use it, stop it "
             f"with `boxkoji down --name {name}`, or start another with --name OTHER"
         )
+
+
+def _refuse_busy(port: int) -> None:
+    """The port can be served on 127.0.0.1, or an error naming who holds it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return
+        except OSError as exc:
+            problem = exc.strerror
+    holders = []
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                with contextlib.suppress(psutil.Error):
+                    holders.append(f"pid {conn.pid} ({psutil.Process(conn.pid).name()})")
+    by = f" by {', '.join(sorted(set(holders)))}" if holders else ""
+    raise BoxKojiError(
+        f"--hub-port {port}: the port is in use{by} ({problem}); nothing was started. Stop what "
+        "holds it, choose another port, or leave --hub-port out for a free one"
+    )
 
 
 def report(name: str, env: Environment) -> str:
@@ -169,8 +201,8 @@ def _stop_foreground(cache_dir: Path, record: box.BoxRecord, timeout: float = 12
     while _lives(owner):  # not wait(): a zombie whose parent has not reaped it yet is done too
         if time.monotonic() > deadline:
             raise BoxKojiError(
-            f"`boxkoji up` (pid {record.owner}) did not stop environment {record.name!r} within "
-            f"{timeout:.0f} s; look at its terminal"
+                f"`boxkoji up` (pid {record.owner}) did not stop environment {record.name!r} within "
+                f"{timeout:.0f} s; look at its terminal"
             )
         time.sleep(0.1)
     out(f"environment {record.name!r} stopped by its `boxkoji up` (pid {record.owner})")

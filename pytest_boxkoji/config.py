@@ -149,6 +149,7 @@ class BoxKojiConfig:
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
     cov_hub_fail_under: float | None = None
+    hub_port: int | None = None  # `boxkoji up --hub-port`: a URL that stays the same (else free)
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -55,8 +55,9 @@ class Runtime(Protocol):
     def pids(self) -> list[int]:
         """Host process ids of everything this runtime started and is still running."""
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
-        """An address for the service's port, as it binds it and as the test process reaches it."""
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
+        """An address for the service's port, as it binds it and as the test process reaches it
+        (on `client_port` when given, else on a free one)."""
 
     def tools(self, image: str, *programs: hostprogs.Program) -> Tools:
         """The service's programs where it runs; missing ones are an error that says how to fix it."""

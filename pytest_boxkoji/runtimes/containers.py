@@ -311,8 +311,8 @@ class ContainersRuntime:
         if all(path != m and m not in path.parents for m in self.mounts):
             self.mounts.append(path)
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
-        (published,) = ports.claim(1)
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
+        (published,) = [client_port] if client_port else ports.claim(1)
         end = Endpoint(
             bind="0.0.0.0",
             host=host_alias(service),

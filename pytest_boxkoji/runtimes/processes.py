@@ -232,9 +232,9 @@ class ProcessesRuntime:
                 continue
         return sorted(found)
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
         """A free port on 127.0.0.1, the same for the services and the test process."""
-        (free,) = ports.claim(1)
+        (free,) = [client_port] if client_port else ports.claim(1)
         return Endpoint(
             bind="127.0.0.1", host="127.0.0.1", port=free, client_host="127.0.0.1", client_port=free
         )

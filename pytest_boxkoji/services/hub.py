@@ -57,7 +57,7 @@ def start(context: Context) -> Hub:
     source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
     cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
-    endpoint = runtime.endpoint("hub", 8443)
+    endpoint = runtime.endpoint("hub", 8443, context.config.hub_port)
     tools = runtime.tools("hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
     runtime.mount(source.path)
     settings = HubConfig(

@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -234,20 +235,39 @@ def up_box_config(made: Box):
     return Config()
 
 
-def test_a_bad_scenario_starts_nothing(pytestconfig, koji_source_path, tmp_path):
+def test_bad_input_to_up_starts_nothing(pytestconfig, koji_source_path, tmp_path):
     (tmp_path / "bad.yaml").write_text("type: tag\nname: dist-build\ninheritance: [dist-base]\n")
     made = Box(pytestconfig, koji_source_path, f"test-{secrets.token_hex(3)}")
-    command = made.command("up", "--detach", "--scenario", str(tmp_path / "bad.yaml"))
-    child = subprocess.Popen(command, env=made.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, err = child.communicate(timeout=120)
-    assert child.returncode == 1
-    assert "bad.yaml:3: tag[dist-build].inheritance[0].name: no tag 'dist-base'" in err
-    assert not box.path_of(made.cache, made.name).exists()
-    # No workspace was made by it (other sessions may make theirs meanwhile).
-    owners = [
-        (d / "owner.pid").read_text() for d in Path("/tmp").glob("boxkoji-*") if (d / "owner.pid").exists()
-    ]
-    assert str(child.pid) not in owners
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases = [
+            (
+                ["--scenario", str(tmp_path / "bad.yaml")],
+                "bad.yaml:3: tag[dist-build].inheritance[0].name: no tag 'dist-base'",
+            ),
+            (
+                ["--hub-port", str(port)],
+                f"--hub-port {port}: the port is in use by pid {os.getpid()} (python",
+            ),
+        ]
+        for args, message in cases:
+            command = made.command("up", "--detach", *args)
+            child = subprocess.Popen(
+                command, env=made.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            _, err = child.communicate(timeout=120)
+            assert child.returncode == 1, err
+            assert message in err
+            assert not box.path_of(made.cache, made.name).exists()
+            # No workspace was made by it (other sessions may make theirs meanwhile).
+            owners = [
+                (d / "owner.pid").read_text()
+                for d in Path("/tmp").glob("boxkoji-*")
+                if (d / "owner.pid").exists()
+            ]
+            assert str(child.pid) not in owners
 
 
 def test_a_box_whose_service_died(pytestconfig, koji_source_path):
@@ -273,8 +293,12 @@ def test_a_box_whose_service_died(pytestconfig, koji_source_path):
 
 def test_foreground_up_runs_until_down(pytestconfig, koji_source_path):
     made = Box(pytestconfig, koji_source_path, f"test-{secrets.token_hex(3)}")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    command = made.command("up", "--hub-port", str(port))
     child = subprocess.Popen(
-        made.command("up"), env=made.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, env=made.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline = time.monotonic() + 180
@@ -284,6 +308,7 @@ def test_foreground_up_runs_until_down(pytestconfig, koji_source_path):
             time.sleep(0.2)
         record = made.record()
         assert record.owner == child.pid
+        assert record.urls["hub"] == f"https://localhost:{port}/kojihub"  # --hub-port
         assert "kojiadmin" in made("shell", "-c", "koji hello").stdout  # other verbs find it
         made("down")  # signals `boxkoji up`, which stops everything
         out, _ = child.communicate(timeout=60)
