@@ -98,6 +98,7 @@ kdc = factories.service("kdc")
 orch = factories.service("orch")
 postgres = factories.service("postgres")
 hub = factories.service("hub", lambda hub: hub.settings)  # the hub's configuration: url, ca, topdir...
+web = factories.service("web")  # kojiweb's configuration: url, ...
 boxkoji = factories.boxkoji()
 koji_session_factory = factories.session_factory()
 koji_session = factories.koji_session()

@@ -7,14 +7,17 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from pytest_boxkoji import clients, hostprogs, progress
+from pytest_boxkoji import clients, progress
 from pytest_boxkoji.coverage.data import APP as COVERAGE_APP
 from pytest_boxkoji.coverage.data import HubCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
-from pytest_boxkoji.services import Service, hub_config
+from pytest_boxkoji.services import Service, apache, hub_config
 from pytest_boxkoji.services.hub_config import HubConfig
+
+WEB_IDENTITY = "kojiweb"  # kojiweb's user name, principal and certificate CN at the hub
+PROXY_TOKEN = "proxy-token"  # orch's name for the secret nginx proves itself with
 
 
 class Hub:
@@ -57,8 +60,8 @@ def start(context: Context) -> Hub:
     source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
     cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
-    endpoint = runtime.endpoint("hub", 8443)
-    tools = runtime.tools("hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
+    endpoint, proxied = runtime.endpoint("hub", 8443), runtime.endpoint("hub", 8080)
+    tools = runtime.tools("hub", *apache.PROGRAMS)
     runtime.mount(source.path)
     settings = HubConfig(
         directory=workspace.directory / "hub",
@@ -75,8 +78,11 @@ def start(context: Context) -> Hub:
         db_host=cluster.endpoint.host,
         db_port=cluster.endpoint.port,
         topdir=workspace.directory / "topdir",
-        proxy_principals=f"HTTP/localhost@{orch.realm.realm}",
-        proxy_dns=orch.ca.subject_dn("kojiweb"),
+        proxied=proxied,
+        proxy_token=orch.checkout(PROXY_TOKEN, "password", holder="proxy").password,
+        # kojiweb logs its users in (services/web.py): by keytab, or by certificate.
+        proxy_principals=f"{WEB_IDENTITY}@{orch.realm.realm}",
+        proxy_dns=orch.ca.subject_dn(WEB_IDENTITY),
     )
     env = dict(orch.realm.env)
     coverage = None
