@@ -61,7 +61,9 @@ def command(tools: Tools, httpd_conf: Path) -> list[str]:
     return [tools.path(hostprogs.APACHE), "-f", str(httpd_conf), "-DFOREGROUND"]
 
 
-def restart_daemons(apache_pid: int, daemon_name: str, ready: Callable[[], bool], deadline: float = 30) -> None:
+def restart_daemons(
+    apache_pid: int, daemon_name: str, ready: Callable[[], bool], deadline: float = 30
+) -> None:
     """Restart the mod_wsgi daemons named `daemon_name` so that the application reads its
     configuration again (Apache stays up, its ports stay open), and wait until `ready`."""
     parent = psutil.Process(apache_pid)
@@ -77,7 +79,9 @@ def restart_daemons(apache_pid: int, daemon_name: str, ready: Callable[[], bool]
                 if ready():
                     return
         time.sleep(0.05)
-    raise ServiceStartError(f"{daemon_name} did not come back within {deadline:.0f} s after reloading its configuration")
+    raise ServiceStartError(
+        f"{daemon_name} did not come back within {deadline:.0f} s after reloading its configuration"
+    )
 
 
 def _daemons(apache: psutil.Process, daemon_name: str) -> list[int]:

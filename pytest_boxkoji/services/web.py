@@ -119,8 +119,8 @@ def configure(settings: WebConfig) -> Path:
     groups = [Group("kojiweb", conf / "web.conf", False), Group("kojiweb-ssl", conf / "web-ssl.conf", True)]
     for group in groups:
         how = "users log in by certificate" if group.certificate else "users log in by Kerberos"
-        text = render("web.conf", how=how, settings=web_settings(settings, group.certificate, values["run_dir"]))
-        group.config.write_text(text)
+        values_ = web_settings(settings, group.certificate, values["run_dir"])
+        group.config.write_text(render("web.conf", how=how, settings=values_))
         group.config.chmod(0o600)  # the cookie secret
     httpd_conf = conf / "httpd.conf"
     httpd_conf.write_text(render("web-httpd.conf", groups=groups, **values))
