@@ -12,7 +12,7 @@ from typing import Any
 import koji
 
 from pytest_boxkoji import clients
-from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.clients import Auth, Via
 
 ADMIN = "kojiadmin"  # bootstrapped in the database template (services/postgres.py)
 ORDINARY_USER = "kojiuser"
@@ -116,21 +116,36 @@ class Accounts:
         finally:
             conn.close()
 
-    def session(self, user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
-        """A new koji.ClientSession logged in as `user` through `auth`."""
+    def session(
+        self, user: str = ORDINARY_USER, auth: Auth = "gssapi", via: Via = "hub"
+    ) -> koji.ClientSession:
+        """A new koji.ClientSession logged in as `user` through `auth`, straight to the hub or
+        through the proxy."""
+        clients.check_auth(auth, via)
         login = self.login(user, auth)
         hub = self._part("hub")
-        session = koji.ClientSession(hub.settings.url, clients.session_opts(hub.settings.ca))
+        url = self._part("proxy").hub_url if via == "proxy" else hub.settings.url
+        session = koji.ClientSession(url, clients.session_opts(hub.settings.ca))
         login.log_in(session)
         return session
 
     def cli(
-        self, args: Sequence[str], user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120
+        self,
+        args: Sequence[str],
+        user: str = ORDINARY_USER,
+        auth: Auth = "gssapi",
+        timeout: float = 120,
+        via: Via = "hub",
     ) -> subprocess.CompletedProcess[str]:
-        """Run the real `koji` command line as `user`."""
+        """Run the real `koji` command line as `user` (profile boxkoji, or boxkoji-proxy)."""
+        clients.check_auth(auth, via)
         login = self.login(user, auth)
         env = {**self._shell_env(), **login.env()}
-        return clients.run_cli(args, self._part("hub").koji_config, env, login.cli_args(), timeout)
+        profile = clients.PROFILE
+        if via == "proxy":
+            self._part("proxy")  # it adds its profile to the file when it starts
+            profile = clients.PROXY_PROFILE
+        return clients.run_cli(args, self._part("hub").koji_config, env, login.cli_args(), timeout, profile)
 
     def admin_session(self) -> koji.ClientSession:
         """The environment's own admin session (creating users, applying scenarios)."""

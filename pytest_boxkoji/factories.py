@@ -16,7 +16,7 @@ import pytest
 
 from pytest_boxkoji import progress
 from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
-from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import Environment
@@ -107,8 +107,8 @@ def session_factory() -> Any:
     def koji_session_factory(boxkoji: Environment) -> Iterator[SessionFactory]:
         made: list[koji.ClientSession] = []
 
-        def factory(user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
-            session = boxkoji.session(user, auth)
+        def factory(user: str = ORDINARY_USER, auth: Auth = "gssapi", via: Via = "hub") -> koji.ClientSession:
+            session = boxkoji.session(user, auth, via)
             made.append(session)
             return session
 
@@ -149,6 +149,8 @@ HUB_FIXTURES = frozenset(
         "koji_scenario",
         "workers",
         "koji_build_factory",
+        "web",
+        "proxy",
     }
 )
 
@@ -243,8 +245,14 @@ def cli() -> Any:
 
     @pytest.fixture(scope="session")
     def koji_cli(boxkoji: Environment) -> Callable[..., Any]:
-        def run(*args: str, user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120) -> Any:
-            return boxkoji.cli(args, user=user, auth=auth, timeout=timeout)
+        def run(
+            *args: str,
+            user: str = ORDINARY_USER,
+            auth: Auth = "gssapi",
+            timeout: float = 120,
+            via: Via = "hub",
+        ) -> Any:
+            return boxkoji.cli(args, user=user, auth=auth, timeout=timeout, via=via)
 
         return run
 

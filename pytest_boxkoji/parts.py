@@ -8,7 +8,7 @@ from pytest_boxkoji import kojisrc
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.services import hub, kdc, postgres, web
+from pytest_boxkoji.services import hub, kdc, postgres, proxy, web
 from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -37,4 +37,5 @@ PARTS = (
     hub.CREDENTIALS,
     hub.PART,
     web.PART,
+    proxy.PART,
 )

@@ -17,6 +17,7 @@ from pytest_boxkoji.scenario.schema import MODELS, Obj
 # What callers import from here (the model lives in model.py, shared with check.py).
 __all__ = ["Key", "Located", "Path_", "Problem", "Scenario", "ScenarioError", "describe", "load"]
 
+
 def _line_map(node: yaml.Node, path: Path_, located: Located) -> None:
     located.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pytest_boxkoji import clients, progress
@@ -21,31 +22,45 @@ PROXY_TOKEN = "proxy-token"  # orch's name for the secret nginx proves itself wi
 
 
 class Hub:
-    """The running hub: its configuration, service, coverage and the test process's koji profile."""
+    """The running hub (or hubs, --boxkoji-hubs, sharing one database and topdir): their
+    configuration and services, coverage, and the test process's koji profile."""
 
     def __init__(
         self,
-        settings: HubConfig,
-        service: Service,
+        hubs: list[tuple[HubConfig, Service]],
         runtime: Runtime,
         koji_config: Path,
         coverage: HubCoverage | None,
     ) -> None:
-        self.settings = settings
-        self.service = service
+        self.hubs = hubs
         self.runtime = runtime
         self.koji_config = koji_config
         self.coverage = coverage
 
+    @property
+    def settings(self) -> HubConfig:
+        """The first hub's: the one clients reach directly (the proxy reaches them all)."""
+        return self.hubs[0][0]
+
+    @property
+    def service(self) -> Service:
+        return self.hubs[0][1]
+
+    def named_settings(self) -> list[tuple[str, HubConfig]]:
+        return [(service.name, settings) for settings, service in self.hubs]
+
     def reconfigure(self, extra_settings: dict[str, str], policy: str) -> bool:
-        """Rewrite hub.conf with these settings and policy; reload the hub when it changed."""
-        new = dataclasses.replace(self.settings, extra_settings=tuple(extra_settings.items()), policy=policy)
-        self.settings = new
-        if not hub_config.write_hub_conf(new):
-            return False
-        with progress.phase("reloading the hub"):
-            self.runtime.restart(self.service)
-        return True
+        """Rewrite hub.conf with these settings and policy; reload the hubs when it changed."""
+        changed = False
+        for index, (settings, service) in enumerate(self.hubs):
+            new = dataclasses.replace(settings, extra_settings=tuple(extra_settings.items()), policy=policy)
+            self.hubs[index] = (new, service)
+            changed = hub_config.write_hub_conf(new) or changed
+        if changed:
+            with progress.phase("reloading the hub"):
+                for _, service in self.hubs:
+                    self.runtime.restart(service)
+        return changed
 
 
 def credentials(context: Context) -> tuple[Credential, Credential]:
@@ -95,10 +110,21 @@ def start(context: Context) -> Hub:
         app.chmod(0o644)
         settings = dataclasses.replace(settings, app=app)
         env.update(coverage.prepare(workspace.owner))
-    service = hub_config.service(settings, env)
-    workspace.chown(settings.directory)
+    hubs = [(settings, hub_config.service(settings, env))]
+    for number in range(2, context.config.hubs + 1):  # more hubs: the same but their ports and files
+        name = f"hub-{number}"
+        extra = dataclasses.replace(
+            settings,
+            directory=workspace.directory / name,
+            endpoint=runtime.endpoint(name, 8443),
+            proxied=runtime.endpoint(name, 8080),
+        )
+        hubs.append((extra, hub_config.service(extra, env, name)))
     workspace.chown(settings.topdir)
-    context.start_service(service)
+    for each, _ in hubs:
+        workspace.chown(each.directory)
+    with ThreadPoolExecutor(max_workers=len(hubs), thread_name_prefix="boxkoji-hub") as pool:
+        list(pool.map(context.start_service, [service for _, service in hubs]))
     koji_config = clients.write_profile(
         workspace.directory / "koji.conf",
         settings.url,
@@ -107,7 +133,7 @@ def start(context: Context) -> Hub:
         settings.topdir,
         orch.ca_file,
     )
-    return Hub(settings, service, runtime, koji_config, coverage)
+    return Hub(hubs, runtime, koji_config, coverage)
 
 
 CREDENTIALS = Part("hub-credentials", ("orch",), credentials)

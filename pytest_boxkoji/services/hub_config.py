@@ -154,11 +154,11 @@ def answers(settings: HubConfig) -> bool:
         session.rsession.close() if session.rsession else None
 
 
-def service(settings: HubConfig, env: dict[str, str]) -> Service:
+def service(settings: HubConfig, env: dict[str, str], name: str = "hub") -> Service:
     httpd_conf = configure(settings)
     run = settings.directory / "run"
     return Service(
-        name="hub",
+        name=name,
         command=apache.command(settings.tools, httpd_conf),
         ready=Check("getAPIVersion over HTTPS, the certificate checked", lambda: answers(settings)),
         log=settings.directory / "logs" / "httpd.stdout.log",
