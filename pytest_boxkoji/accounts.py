@@ -7,6 +7,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import koji
@@ -106,6 +107,23 @@ class Accounts:
             cred = orch.checkout(name, "password", holder=holder)
             self._set_password(name, cred.password)
             return Password(name, cred.password)
+
+    def ticket(self, name: str, ccache: str) -> str:
+        """Put a fresh ticket for `name` into `ccache` (a credential cache name, e.g. FILE:/path)
+        for programs that read it (a browser's Negotiate, third-party tools); returns `ccache`."""
+        import gssapi
+
+        login = self.login(name, "gssapi")
+        assert isinstance(login, Kerberos)
+        if ccache.startswith("FILE:"):  # a cache holds one principal: start it over
+            Path(ccache[len("FILE:") :]).unlink(missing_ok=True)
+        user = gssapi.Name(login.principal, gssapi.NameType.kerberos_principal)
+        store: dict[bytes | str, bytes | str] = {"client_keytab": login.keytab, "ccache": ccache}
+        creds = gssapi.Credentials(name=user, usage="initiate", store=store)
+        # The ticket is fetched when first used: use it once, for the hub's HTTP service.
+        service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+        gssapi.SecurityContext(name=service, creds=creds, usage="initiate").step()
+        return ccache
 
     def _set_password(self, name: str, password: str) -> None:
         # Koji has no API to set a password: its own docs set the column directly.

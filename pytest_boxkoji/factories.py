@@ -151,6 +151,7 @@ HUB_FIXTURES = frozenset(
         "koji_build_factory",
         "web",
         "proxy",
+        "koji_browser",
     }
 )
 
@@ -238,6 +239,40 @@ def build_factory() -> Any:
         return make
 
     return koji_build_factory
+
+
+def browsers() -> Any:
+    """The session's Chromium processes, one per way to kojiweb (straight or through the proxy)."""
+
+    @pytest.fixture(scope="session")
+    def _boxkoji_browsers(boxkoji: Environment) -> Iterator[dict[str, Any]]:
+        launched: dict[str, Any] = {}
+        yield launched
+        for each in launched.values():
+            each.close()
+
+    return _boxkoji_browsers
+
+
+def browser(via: Via = "hub") -> Any:
+    """`koji_browser`: headless Chromium on kojiweb (straight, or via="proxy" through nginx), a
+    fresh context per test; `.open(page)`, `.login(user, auth)`, `.page` (Playwright's Page).
+    A failing test keeps a screenshot and the page's HTML (named in its report)."""
+
+    @pytest.fixture
+    def koji_browser(boxkoji: Environment, _boxkoji_browsers: dict[str, Any]) -> Iterator[Any]:
+        from pytest_boxkoji.browser import KojiBrowser
+
+        if via not in _boxkoji_browsers:
+            with _skip_without_source(boxkoji):
+                web = boxkoji.graph.get("proxy").web_url if via == "proxy" else boxkoji.graph.get("web").url
+            _boxkoji_browsers[via] = KojiBrowser.launch(boxkoji, web)
+        launched = _boxkoji_browsers[via]
+        launched.new_context()
+        yield launched
+        launched.close_context()
+
+    return koji_browser
 
 
 def cli() -> Any:

@@ -64,7 +64,9 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     assert (pytester.path / ".coverage-hub").exists()
 
 
-def test_report_survives_a_failing_test_and_fail_under_fails_the_run(pytester, koji_source_path, child_env, run):
+def test_report_survives_a_failing_test_and_fail_under_fails_the_run(
+    pytester, koji_source_path, child_env, run
+):
     pytester.makepyfile(
         test_hub=TESTS + "\ndef test_fails(koji_admin):\n    koji_admin.createTag('x')\n    assert False\n"
     )

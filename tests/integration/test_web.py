@@ -26,7 +26,9 @@ def kerberos(boxkoji, user):
 
 
 def logged_in_as(text):
-    found = re.search(r'<span id="loginInfo">.*?userinfo\?userID=\d+">([^<]+)</a> \| <a href="logout">', text, re.S)
+    found = re.search(
+        r'<span id="loginInfo">.*?userinfo\?userID=\d+">([^<]+)</a> \| <a href="logout">', text, re.S
+    )
     return found.group(1) if found else None
 
 

@@ -75,7 +75,9 @@ class FakeConnection(FakeCursor):
 @pytest.fixture
 def world(monkeypatch):
     orch, admin, sql = FakeOrch(), FakeAdmin(), []
-    hub = SimpleNamespace(settings=SimpleNamespace(url="https://hub/kojihub", ca=Path("/ca.pem")), koji_config="/k.conf")
+    hub = SimpleNamespace(
+        settings=SimpleNamespace(url="https://hub/kojihub", ca=Path("/ca.pem")), koji_config="/k.conf"
+    )
     parts = {"orch": orch, "hub": hub, "postgres": SimpleNamespace(connect=lambda: FakeConnection(sql))}
     started: list[str] = []
 
@@ -91,8 +93,12 @@ def world(monkeypatch):
 def test_kerberos_login_makes_the_user_once(world):
     first = world.accounts.login("packager", "gssapi")
     again = world.accounts.login("packager", "gssapi")
-    assert first == again == Kerberos(
-        "packager@KOJI.BOX", "/session/orch/packager.keytab", "FILE:/session/orch/krb5cc_packager"
+    assert (
+        first
+        == again
+        == Kerberos(
+            "packager@KOJI.BOX", "/session/orch/packager.keytab", "FILE:/session/orch/krb5cc_packager"
+        )
     )
     assert world.admin.created == [("packager", "packager@KOJI.BOX")]
     assert first.cli_args() == [
@@ -130,5 +136,8 @@ def test_the_cli_gets_the_login_and_the_shell_variables(world, monkeypatch):
     assert world.accounts.cli(["hello"], user="packager") == "done"
     (args, config, env, auth_args, timeout) = calls[0]
     assert (list(args), config, timeout) == (["hello"], "/k.conf", 120)
-    assert env == {"KRB5_CONFIG": "/session/kdc/krb5.conf", "KRB5CCNAME": "FILE:/session/orch/krb5cc_packager"}
+    assert env == {
+        "KRB5_CONFIG": "/session/kdc/krb5.conf",
+        "KRB5CCNAME": "FILE:/session/orch/krb5cc_packager",
+    }
     assert auth_args[:2] == ["--authtype", "kerberos"]
