@@ -103,8 +103,8 @@ class KojiBrowser:
                     return
                 if time.monotonic() > end:
                     raise BoxKojiError(
-                        f"Chromium did not log in by Kerberos to {self.base_url}/login within {deadline:.0f} s "
-                        f"(last answer: {response.status if response else 'none'})"
+                        f"Chromium did not log in by Kerberos to {self.base_url}/login within "
+                        f"{deadline:.0f} s (last answer: {response.status if response else 'none'})"
                     )
                 time.sleep(0.2)
         finally:
