@@ -41,7 +41,10 @@ class Option:
 
 OPTIONS = (
     Option("cov_hub", "measure the coverage of Koji's hub code reached by the tests", "bool", False),
-    Option("cov_koji", "measure every Koji service there is (this version: the hub)", "bool", False),
+    Option("cov_web", "measure the coverage of kojiweb's code reached by the tests", "bool", False),
+    Option(
+        "cov_koji", "measure every Koji service there is (this version: the hub and the web)", "bool", False
+    ),
     Option(
         "cov_hub_report",
         "hub coverage report: term, term-missing, html[:DIR], xml[:FILE], json[:FILE] (repeatable; "
@@ -136,6 +139,7 @@ class BoxKojiConfig:
     scenario_dirs: tuple[Path, ...] = ()
     validate_scenarios: bool = False
     cov_hub: bool = False
+    cov_web: bool = False
     workers: int = 1
     hubs: int = 1
     container_memory: str | None = None
@@ -262,6 +266,7 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
+        cov_web=bool(values["cov_web"] or values["cov_koji"]),
         workers=workers,
         hubs=hubs,
         container_memory=values["boxkoji_container_memory"] or None,

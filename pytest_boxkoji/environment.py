@@ -18,7 +18,7 @@ from pytest_boxkoji import keep, parts
 from pytest_boxkoji.accounts import ORDINARY_USER, Accounts
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
-from pytest_boxkoji.coverage.data import HubCoverage, save_coverage
+from pytest_boxkoji.coverage.data import KojiCoverage, save_coverage
 from pytest_boxkoji.graph import Graph
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
@@ -48,7 +48,7 @@ class Environment:
         self._state: HubState | None = None
         self._scenarios: ScenarioStates | None = None
         self._workers: Workers | None = None
-        self.coverage_target = config.rootdir / ".coverage-hub"  # --cov-hub's data, kept
+        self.coverage_target = config.rootdir / ".coverage-hub"  # --cov-hub/--cov-web data, kept
 
     def source(self) -> KojiSource:
         """Koji's server code (KojiSourceUnavailable when the default release cannot be had)."""
@@ -93,9 +93,9 @@ class Environment:
         return hub.settings if hub else None
 
     @property
-    def coverage(self) -> HubCoverage | None:
-        hub = cast(Hub | None, self.graph.handles.get("hub"))
-        return hub.coverage if hub else None
+    def coverage(self) -> KojiCoverage | None:
+        """--cov-hub / --cov-web data, once a measured service started."""
+        return cast(KojiCoverage | None, self.graph.handles.get("coverage"))
 
     @property
     def koji_config(self) -> Path:

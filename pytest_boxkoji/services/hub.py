@@ -4,13 +4,11 @@ coverage, and `Hub`, which owns its configuration once it runs (scenarios reconf
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pytest_boxkoji import clients, progress
-from pytest_boxkoji.coverage.data import APP as COVERAGE_APP
-from pytest_boxkoji.coverage.data import HubCoverage
+from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
@@ -30,7 +28,7 @@ class Hub:
         hubs: list[tuple[HubConfig, Service]],
         runtime: Runtime,
         koji_config: Path,
-        coverage: HubCoverage | None,
+        coverage: KojiCoverage | None,
     ) -> None:
         self.hubs = hubs
         self.runtime = runtime
@@ -100,16 +98,12 @@ def start(context: Context) -> Hub:
         proxy_dns=orch.ca.subject_dn(WEB_IDENTITY),
     )
     env = dict(orch.realm.env)
-    coverage = None
-    if context.config.cov_hub:
-        # Our wrapper app around Koji's, copied where the hub's user can read it.
-        coverage = HubCoverage(workspace.directory / "coverage", source.path)
-        app = settings.directory / "app" / COVERAGE_APP.name
-        app.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(COVERAGE_APP, app)
-        app.chmod(0o644)
+    coverage: KojiCoverage | None = context.parts["coverage"]
+    if coverage is not None and coverage.measures("hub"):
+        script = source.path / "kojihub" / "app" / "kojiapp.py"
+        app, cov_env = coverage.prepare("hub", script, settings.directory / "app", workspace.owner)
         settings = dataclasses.replace(settings, app=app)
-        env.update(coverage.prepare(workspace.owner))
+        env.update(cov_env)
     hubs = [(settings, hub_config.service(settings, env))]
     for number in range(2, context.config.hubs + 1):  # more hubs: the same but their ports and files
         name = f"hub-{number}"
@@ -137,4 +131,4 @@ def start(context: Context) -> Hub:
 
 
 CREDENTIALS = Part("hub-credentials", ("orch",), credentials)
-PART = Part("hub", ("source", "orch", "hub-credentials", "postgres", "python"), start)
+PART = Part("hub", ("source", "orch", "hub-credentials", "postgres", "python", "coverage"), start)

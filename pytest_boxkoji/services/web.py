@@ -4,11 +4,13 @@ them in to the hub as its proxy (the hub's ProxyPrincipals / ProxyDNs name it)."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service, apache
@@ -160,6 +162,7 @@ def start(context: Context) -> WebConfig:
     _, http_keytab = context.parts["hub-credentials"]  # the same HTTP/ service keys as the hub's
     principal = orch.checkout(WEB_IDENTITY, "keytab", holder="web", owner=owner)
     client_cert = orch.checkout(WEB_IDENTITY, "cert", holder="web", owner=owner)
+    env = dict(orch.realm.env)
     settings = WebConfig(
         directory=workspace.directory / "web",
         endpoint=endpoint,
@@ -180,10 +183,16 @@ def start(context: Context) -> WebConfig:
         files_url=hub.settings.files_url,
         secret=orch.checkout("kojiweb-secret", "password", holder="web").password,
     )
-    service_ = service(settings, dict(orch.realm.env))
+    coverage: KojiCoverage | None = context.parts["coverage"]
+    if coverage is not None and coverage.measures("web"):
+        script = source.path / "www" / "kojiweb" / "wsgi_publisher.py"
+        app, cov_env = coverage.prepare("web", script, settings.directory / "app", owner)
+        settings = dataclasses.replace(settings, app=app)
+        env.update(cov_env)
+    service_ = service(settings, env)
     workspace.chown(settings.directory)
     context.start_service(service_)
     return settings
 
 
-PART = Part("web", ("source", "python", "orch", "hub-credentials", "hub"), start)
+PART = Part("web", ("source", "python", "orch", "hub-credentials", "hub", "coverage"), start)
