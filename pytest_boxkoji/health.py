@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -21,11 +22,19 @@ from typing import Any
 
 TIMEOUT = 3.0
 TOKEN_HEADER = "X-Boxkoji-Proxy"
+STALE = 30.0  # seconds without a builder's update (kojid updates its host on every poll)
 
 
 def probe_tcp(service: dict[str, Any]) -> str:
     with socket.create_connection((service["host"], service["port"]), timeout=TIMEOUT):
         return ""
+
+
+def probe_kdc(service: dict[str, Any]) -> str:
+    probe_tcp(service)
+    # The KDC has no version query; MIT's klist here comes from the same krb5 packages.
+    done = subprocess.run(["klist", "-V"], capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    return done.stdout.strip() or "MIT Kerberos"
 
 
 def probe_postgres(service: dict[str, Any]) -> str:
@@ -50,10 +59,27 @@ def _get(url: str, token: str, data: bytes | None = None) -> bytes:
         return bytes(response.read())
 
 
+def _call(service: dict[str, Any], method: str, *args: Any) -> Any:
+    body = xmlrpc.client.dumps(args, method, allow_none=True).encode()
+    (result,), _ = xmlrpc.client.loads(_get(service["url"], service["token"], body).decode())
+    return result
+
+
 def probe_hub(service: dict[str, Any]) -> str:
-    body = xmlrpc.client.dumps((), "getKojiVersion").encode()
-    (version,), _ = xmlrpc.client.loads(_get(service["url"], service["token"], body).decode())
-    return f"Koji {version!s}"
+    return f"Koji {_call(service, 'getKojiVersion')!s}"
+
+
+def probe_builders(service: dict[str, Any]) -> str:
+    """Every enabled host (kojid) has updated itself lately, as the hub sees it."""
+    now, stale = time.time(), []
+    hosts = _call(service, "listHosts", None, None, None, True)  # arches, channel, ready, enabled
+    for host in hosts:
+        last = _call(service, "getLastHostUpdate", host["id"], True)
+        if last is None or now - float(last) > STALE:
+            stale.append(host["name"])
+    if stale:
+        raise RuntimeError(f"no update for {STALE:.0f} s from {', '.join(stale)}")
+    return f"{len(hosts)} builder(s): {', '.join(h['name'] for h in hosts) or 'none registered'}"
 
 
 def probe_web(service: dict[str, Any]) -> str:
@@ -63,7 +89,14 @@ def probe_web(service: dict[str, Any]) -> str:
     return ""
 
 
-PROBES = {"tcp": probe_tcp, "postgres": probe_postgres, "hub": probe_hub, "web": probe_web}
+PROBES = {
+    "tcp": probe_tcp,
+    "kdc": probe_kdc,
+    "postgres": probe_postgres,
+    "hub": probe_hub,
+    "builders": probe_builders,
+    "web": probe_web,
+}
 
 
 def check(service: dict[str, Any]) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig)
     services: list[dict[str, object]] = [
         {
             "name": "kdc",
-            "probe": "tcp",
+            "probe": "kdc",
             "host": realm.endpoint.host,
             "port": realm.endpoint.port,
             "check": "a TCP connection to the KDC",
@@ -89,6 +89,16 @@ def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig)
                 "check": "getKojiVersion through the proxy's port",
             }
         )
+    first_hub = hub.settings.proxied
+    services.append(
+        {
+            "name": "builders",
+            "probe": "builders",
+            "url": f"http://{first_hub.host}:{first_hub.port}/kojihub",
+            "token": token,
+            "check": "every enabled kojid host updated itself at the hub within 30 s",
+        }
+    )
     services.append(
         {
             "name": "web",

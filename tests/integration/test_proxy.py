@@ -98,14 +98,17 @@ def test_health_reports_every_service(proxy):
         assert state["check"] and state["checked_at"]
     assert health["services"]["hub"]["version"].startswith("Koji 1.")
     assert health["services"]["postgres"]["version"].startswith("PostgreSQL")
+    assert "Kerberos" in health["services"]["kdc"]["version"]
 
 
 DEAD_WEB = """
 import requests
 
-def test_health_turns_unhealthy(boxkoji_environment, proxy):
+def test_health_turns_unhealthy(boxkoji_environment, proxy, workers):
     env = boxkoji_environment
-    assert requests.get(proxy.health_url, verify=str(proxy.ca)).json()["status"] == "healthy"
+    health = requests.get(proxy.health_url, verify=str(proxy.ca)).json()
+    assert health["status"] == "healthy", health
+    assert workers.names[0] in health["services"]["builders"]["version"], health
     (web,) = [s for s in env.graph.services if s.name == "web"]
     env.runtime.kill(web)
     response = requests.get(proxy.health_url, verify=str(proxy.ca))

@@ -127,6 +127,8 @@ def test_the_admin_exists_already(world):
 def test_unknown_login_method_is_refused_before_anything_starts(world):
     with pytest.raises(BoxKojiError, match="auth='kerberos' is not one of gssapi, ssl, password"):
         world.accounts.login("packager", "kerberos")
+    with pytest.raises(BoxKojiError, match="via='nginx' is not one of hub, proxy"):
+        world.accounts.session("packager", "gssapi", via="nginx")
     assert world.started == []
 
 
@@ -134,8 +136,8 @@ def test_the_cli_gets_the_login_and_the_shell_variables(world, monkeypatch):
     calls = []
     monkeypatch.setattr(accounts.clients, "run_cli", lambda *args: calls.append(args) or "done")
     assert world.accounts.cli(["hello"], user="packager") == "done"
-    (args, config, env, auth_args, timeout) = calls[0]
-    assert (list(args), config, timeout) == (["hello"], "/k.conf", 120)
+    (args, config, env, auth_args, timeout, profile) = calls[0]
+    assert (list(args), config, timeout, profile) == (["hello"], "/k.conf", 120, "boxkoji")
     assert env == {
         "KRB5_CONFIG": "/session/kdc/krb5.conf",
         "KRB5CCNAME": "FILE:/session/orch/krb5cc_packager",
