@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import koji
 import pytest
 from habitude_data import source, units
 from koji_habitude.loader import MultiLoader, YAMLLoader
@@ -85,16 +84,12 @@ def habitude_apply(boxkoji, tmp_path):
     """`koji-habitude apply FILES` against the box's hub, as the admin with a Kerberos ticket.
 
     koji-habitude reads koji's own configuration files (profile given by --profile), so the box's
-    profile goes where koji looks in a home directory of this test's own. The ticket is in a cache
-    of its own too, made by a keytab login (no kinit needed on the host)."""
+    profile goes where koji looks in a home directory of this test's own, and the ticket in a
+    credential cache of its own (no kinit needed on the host)."""
     home = tmp_path / "home"
     (home / ".koji").mkdir(parents=True)
     shutil.copy(boxkoji.koji_config, home / ".koji" / "config")
-    admin = boxkoji.ensure_user("kojiadmin")
-    ccache = f"FILE:{tmp_path}/krb5cc_kojiadmin"
-    login = koji.ClientSession(boxkoji.hub_url, clients.session_opts(Path(boxkoji.ca_file)))
-    login.gssapi_login(principal=admin["principal"], keytab=admin["keytab"], ccache=ccache)
-    login.logout()
+    ccache = boxkoji.accounts.ticket("kojiadmin", f"FILE:{tmp_path}/krb5cc_kojiadmin")
     env = {**os.environ, **boxkoji.env, "HOME": str(home), "KRB5CCNAME": ccache}
     env.pop("KRB5_CLIENT_KTNAME", None)  # the ticket, not a keytab
     command = str(Path(sys.executable).parent / "koji-habitude")
