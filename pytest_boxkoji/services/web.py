@@ -162,7 +162,7 @@ def start(context: Context) -> WebConfig:
     _, http_keytab = context.parts["hub-credentials"]  # the same HTTP/ service keys as the hub's
     principal = orch.checkout(WEB_IDENTITY, "keytab", holder="web", owner=owner)
     client_cert = orch.checkout(WEB_IDENTITY, "cert", holder="web", owner=owner)
-    env = dict(orch.realm.env)
+    env = dict(orch.realm.services_env)  # the web logs in to the hub: it reaches the KDC
     settings = WebConfig(
         directory=workspace.directory / "web",
         endpoint=endpoint,
