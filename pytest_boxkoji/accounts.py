@@ -94,8 +94,13 @@ class Accounts:
         with self._lock:
             if name != ADMIN:
                 admin = self.admin_session()
-                if admin.getUser(name) is None:
-                    admin.createUser(name, krb_principal=orch.realm.principal(name))
+                user, principal = admin.getUser(name), orch.realm.principal(name)
+                if user is None:
+                    admin.createUser(name, krb_principal=principal)
+                elif auth == "gssapi" and principal not in user["krb_principals"]:
+                    # A scenario's users have the principals they declare (often none, as in
+                    # koji-habitude's data): the one this login needs is added now.
+                    admin.editUser(name, krb_principal_mappings=[{"old": None, "new": principal}])
             holder = f"user:{name}"
             if auth == "gssapi":
                 cred = orch.checkout(name, "keytab", holder=holder)

@@ -40,14 +40,22 @@ class FakeOrch:
 class FakeAdmin:
     def __init__(self) -> None:
         self.users = {ADMIN}
+        self.principals: dict[str, list[str]] = {}
         self.created: list[tuple[str, str]] = []
+        self.mapped: list[tuple[str, str | None]] = []
 
-    def getUser(self, name: str) -> dict[str, str] | None:  # noqa: N802 (Koji's API)
-        return {"name": name} if name in self.users else None
+    def getUser(self, name: str) -> dict[str, object] | None:  # noqa: N802 (Koji's API)
+        return {"name": name, "krb_principals": self.principals.get(name, [])} if name in self.users else None
 
     def createUser(self, name: str, krb_principal: str) -> None:  # noqa: N802
         self.users.add(name)
+        self.principals[name] = [krb_principal]
         self.created.append((name, krb_principal))
+
+    def editUser(self, name: str, krb_principal_mappings: list[dict[str, str | None]]) -> None:  # noqa: N802
+        for mapping in krb_principal_mappings:
+            self.principals.setdefault(name, []).append(str(mapping["new"]))
+            self.mapped.append((name, mapping["new"]))
 
 
 class FakeCursor:
@@ -117,6 +125,16 @@ def test_certificate_and_password_logins(world):
     # Koji has no call that sets a password: the column, for that user only.
     assert world.sql == [("UPDATE users SET password = %s WHERE name = %s", ("s3cret", "tester"))]
     assert world.admin.created == [("tester", "tester@KOJI.BOX")]  # one user, two credentials
+
+
+def test_a_scenario_user_without_a_principal_gets_one_at_its_first_kerberos_login(world):
+    world.admin.users.add("sample-data")  # made by a scenario, as koji-habitude makes users
+    world.accounts.login("sample-data", "ssl")
+    assert world.admin.mapped == []  # a certificate needs no principal
+    world.accounts.login("sample-data", "gssapi")
+    world.accounts.login("sample-data", "gssapi")
+    assert world.admin.mapped == [("sample-data", "sample-data@KOJI.BOX")]
+    assert world.admin.created == []
 
 
 def test_the_admin_exists_already(world):
