@@ -1,9 +1,8 @@
 """koji-habitude's own data files (its tests/data), for the tests that check scenarios against it.
 
-Neither its wheel nor its sdist ships them, and this project vendors nothing of koji-habitude's.
-They come from a source tree or a `git archive` tarball of the tag of the installed release:
-BOXKOJI_HABITUDE_SOURCE, else ../shared/koji-habitude/koji-habitude-<version>.tar.gz beside this
-checkout (where CI finds Koji's release tarballs too). A tarball is unpacked once per content.
+Neither its wheel nor its sdist ships them: they are kept, unchanged, in
+tests/data/koji-habitude-<version>/ (see its PROVENANCE.md). BOXKOJI_HABITUDE_SOURCE may name
+another source tree or a `git archive` tarball of a release's tag (unpacked once per content).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 
 VARIABLE = "BOXKOJI_HABITUDE_SOURCE"
 VERSION = metadata.version("koji-habitude")
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "koji-habitude" / f"koji-habitude-{VERSION}.tar.gz"
+KEPT = Path(__file__).resolve().parents[1] / "data" / f"koji-habitude-{VERSION}"
 
 
 def _unpacked(tarball: Path) -> Path:
@@ -39,11 +38,11 @@ def _unpacked(tarball: Path) -> Path:
 def source() -> tuple[Path | None, str]:
     """(koji-habitude's source tree, "") or (None, why there is none)."""
     given = os.environ.get(VARIABLE)
-    place = Path(given).expanduser() if given else SHARED
+    place = Path(given).expanduser() if given else KEPT
     how = (
         f"koji-habitude's test data is not shipped in its wheel or sdist: set {VARIABLE} to a "
         f"checkout of koji-habitude at tag v{VERSION}, or to `git archive` of that tag as a tarball, "
-        f"or put that tarball at {SHARED}"
+        f"(this checkout keeps koji-habitude's data in {KEPT} for the release it tests)"
     )
     if not place.exists():
         return None, f"{place} does not exist; {how}"
