@@ -17,13 +17,13 @@ from filelock import FileLock, Timeout
 from pytest_boxkoji import box, hostprogs, kojisrc
 from pytest_boxkoji.box import BoxRecord, NoBox
 from pytest_boxkoji.config import BoxKojiConfig
-from pytest_boxkoji.coverage.data import HubCoverage
+from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Credential, Orch
 from pytest_boxkoji.runtimes import choose_runtime
 from pytest_boxkoji.runtimes.tools import Endpoint
-from pytest_boxkoji.services import Service, hub_config
+from pytest_boxkoji.services import Service, apache, hub_config
 from pytest_boxkoji.services.hub import Hub
 from pytest_boxkoji.services.hub_config import HubConfig
 from pytest_boxkoji.services.kdc import Realm
@@ -36,6 +36,8 @@ from pytest_boxkoji.workspace import Workspace
 log = logging.getLogger(__name__)
 PATH_FIELDS = {f.name for f in dataclasses.fields(HubConfig)} - {
     "endpoint",
+    "proxied",
+    "proxy_token",
     "tools",
     "realm",
     "db_host",
@@ -75,15 +77,21 @@ def parts_of(env: Environment) -> dict[str, Any]:
             "directory": str(cluster.directory),
             "endpoint": dataclasses.asdict(cluster.endpoint),
         }
+    coverage = cast(KojiCoverage | None, handles.get("coverage"))
+    if "coverage" in handles:
+        parts["coverage"] = {"services": list(coverage.services)} if coverage else None
     hub = cast(Hub | None, handles.get("hub"))
     if hub:
-        settings = {
-            f.name: getattr(hub.settings, f.name) for f in dataclasses.fields(HubConfig) if f.name != "tools"
-        }
-        settings["endpoint"] = dataclasses.asdict(hub.settings.endpoint)
-        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
-        parts["hub"] = {"settings": settings, "koji_config": str(hub.koji_config)}
+        hubs = [{"name": name, "settings": _settings(settings)} for name, settings in hub.named_settings()]
+        parts["hub"] = {"hubs": hubs, "settings": hubs[0]["settings"], "koji_config": str(hub.koji_config)}
     return parts
+
+
+def _settings(settings: HubConfig) -> dict[str, Any]:
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(HubConfig) if f.name != "tools"}
+    values["endpoint"] = dataclasses.asdict(settings.endpoint)
+    values["proxied"] = dataclasses.asdict(settings.proxied)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
 
 
 def credentials_of(env: Environment) -> list[dict[str, Any]]:
@@ -152,7 +160,7 @@ class AttachedEnvironment(Environment):
 
     def services(self) -> list[Service]:
         """Every recorded service, in start order (the KDC, PostgreSQL, the hub, kojira, kojid)."""
-        found = [self.service_of[name] for name in ("kdc", "postgres", "hub") if name in self.service_of]
+        found = list(self.service_of.values())
         if self._workers is not None:
             crew = self._workers
             found += [s for s in [crew.kojira] if s is not None]
@@ -171,7 +179,7 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
             f"machine restarted); `boxkoji down --name {record.name}` removes what is left of it"
         )
     # keep: processes this process starts (a restart) must outlive it, as the recorded ones do.
-    config = replace(config, enabled=True, runtime=record.runtime, keep=True, cov_hub=False)
+    config = replace(config, enabled=True, runtime=record.runtime, keep=True, cov_hub=False, cov_web=False)
     workspace = Workspace.reopen(directories, record.marker, config.service_user)
     runtime = choose_runtime(config, record.marker, workspace.directory, attach=True)
     for mount in record.mounts:
@@ -204,10 +212,22 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
         handles["postgres"] = cluster
         env.service_of["postgres"] = cluster.service()
         runtime.adopt(env.service_of["postgres"], record.refs.get("postgres", "0/0"), [cluster.endpoint])
+    if "coverage" in parts:
+        measured = parts["coverage"]
+        handles["coverage"] = (
+            KojiCoverage(
+                workspace.directory / "coverage", handles["source"].path, tuple(measured["services"])
+            )
+            if measured
+            else None
+        )
     if "hub" in parts:
         handles["hub"] = hub = _hub(parts["hub"], env)
-        env.service_of["hub"] = hub.service
-        runtime.adopt(hub.service, record.refs.get("hub", "0/0"), [hub.settings.endpoint])
+        for settings, service in hub.hubs:
+            env.service_of[service.name] = service
+            runtime.adopt(
+                service, record.refs.get(service.name, "0/0"), [settings.endpoint, settings.proxied]
+            )
     if record.builders or "kojira" in record.refs:
         builders = [Builder(b["name"], b["arches"], b["channels"], b["capacity"]) for b in record.builders]
         env.workers.adopt(builders, record.refs)
@@ -220,22 +240,25 @@ def _credential(data: dict[str, Any]) -> Credential:
 
 
 def _hub(data: dict[str, Any], env: Environment) -> Hub:
-    values = dict(data["settings"])
-    tools = env.runtime.tools("hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
-    values["endpoint"] = Endpoint(**values["endpoint"])
-    values["extra_settings"] = tuple(tuple(pair) for pair in values["extra_settings"])
-    for name in PATH_FIELDS:
-        if values.get(name) is not None:
-            values[name] = Path(values[name])
-    settings = HubConfig(tools=tools, **values)
+    tools = env.runtime.tools("hub", *apache.PROGRAMS)
     realm = cast(Realm, env.graph.handles["kdc"])
-    service_env = dict(realm.env)
-    coverage = None
-    if settings.app is not None:  # kept by a --cov-hub session: the hub still measures
-        coverage = HubCoverage(env.workspace.directory / "coverage", settings.koji_src)
-        service_env.update(coverage.prepare(env.workspace.owner))
-    service = hub_config.service(settings, service_env)
-    return Hub(settings, service, env.runtime, Path(data["koji_config"]), coverage)
+    coverage = cast(KojiCoverage | None, env.graph.handles.get("coverage"))
+    hubs = []
+    for each in data["hubs"]:
+        values = dict(each["settings"])
+        values["endpoint"] = Endpoint(**values["endpoint"])
+        values["proxied"] = Endpoint(**values["proxied"])
+        values["extra_settings"] = tuple(tuple(pair) for pair in values["extra_settings"])
+        for name in PATH_FIELDS:
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
+        settings = HubConfig(tools=tools, **values)
+        service_env = dict(realm.env)
+        if coverage is not None and coverage.measures("hub") and settings.app is not None:
+            script = settings.koji_src / "kojihub" / "app" / "kojiapp.py"  # kept by a --cov-hub session
+            service_env.update(coverage.prepare("hub", script, settings.app.parent, env.workspace.owner)[1])
+        hubs.append((settings, hub_config.service(settings, service_env, each["name"])))
+    return Hub(hubs, env.runtime, Path(data["koji_config"]), coverage)
 
 
 def running(cache_dir: Path, name: str, config: BoxKojiConfig) -> AttachedEnvironment:

@@ -412,7 +412,7 @@ def apply_scenario(env: Environment, scenario: Scenario) -> None:
         hub.reconfigure(merged_settings, policy_text(merged_policies))
         env.forget_sessions()
         try:
-            applier.apply(scenario, env.admin_session(), env.realm_name, env.config.cache_dir)
+            applier.apply(scenario, env.admin_session(), env.config.cache_dir)
         except koji.GenericError as exc:
             snapshots.restore("apply_backup")
             hub.reconfigure(dict(before.extra_settings), before.policy)

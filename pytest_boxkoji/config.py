@@ -41,7 +41,10 @@ class Option:
 
 OPTIONS = (
     Option("cov_hub", "measure the coverage of Koji's hub code reached by the tests", "bool", False),
-    Option("cov_koji", "measure every Koji service there is (this version: the hub)", "bool", False),
+    Option("cov_web", "measure the coverage of kojiweb's code reached by the tests", "bool", False),
+    Option(
+        "cov_koji", "measure every Koji service there is (this version: the hub and the web)", "bool", False
+    ),
     Option(
         "cov_hub_report",
         "hub coverage report: term, term-missing, html[:DIR], xml[:FILE], json[:FILE] (repeatable; "
@@ -96,6 +99,12 @@ OPTIONS = (
         "boxkoji_workers", "how many kojid builders the `workers` fixture starts (default: 1)", default="1"
     ),
     Option(
+        "boxkoji_hubs",
+        "how many hubs serve the same database behind the proxy, which spreads requests across them "
+        "(default: 1)",
+        default="1",
+    ),
+    Option(
         "boxkoji_container_memory",
         "containers runtime: memory limit of each service's container (e.g. 512m; default: none)",
     ),
@@ -144,7 +153,9 @@ class BoxKojiConfig:
     scenario_dirs: tuple[Path, ...] = ()
     validate_scenarios: bool = False
     cov_hub: bool = False
+    cov_web: bool = False
     workers: int = 1
+    hubs: int = 1
     container_memory: str | None = None
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
@@ -241,15 +252,8 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         raise pytest.UsageError(
             f"--cov-hub-fail-under={fail_under!r}: not a number (a percentage, e.g. 40)"
         ) from None
-    try:
-        workers = int(values["boxkoji_workers"])
-        if workers < 0:
-            raise ValueError
-    except ValueError:
-        raise pytest.UsageError(
-            f"--boxkoji-workers={values['boxkoji_workers']!r}: the number of builders must be a whole number"
-            " >= 0"
-        ) from None
+    workers = _whole_number(values, "boxkoji_workers", "the number of builders", 0)
+    hubs = _whole_number(values, "boxkoji_hubs", "the number of hubs", 1)
     from pytest_boxkoji.box import NAME
 
     if not NAME.match(values["boxkoji_box"] or "default"):
@@ -285,12 +289,25 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
+        cov_web=bool(values["cov_web"] or values["cov_koji"]),
         workers=workers,
+        hubs=hubs,
         container_memory=values["boxkoji_container_memory"] or None,
         base_image=values["boxkoji_base_image"] or None,
         cov_hub_reports=reports,
         cov_hub_fail_under=fail_under,
     )
+
+
+def _whole_number(values: Mapping[str, Any], name: str, what: str, minimum: int) -> int:
+    flag = "--" + name.replace("_", "-")
+    try:
+        number = int(values[name])
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise pytest.UsageError(f"{flag}={values[name]!r}: {what} must be a whole number >= {minimum}")
+    return number
 
 
 def _relative(path: Path, rootdir: Path) -> Path:

@@ -74,7 +74,6 @@ def dump(
     user_groups = _each(s, users, lambda m, u: m.getUserGroups(u["id"]))
     for info, granted, member in zip(infos, user_perms, user_groups, strict=True):
         principals = sorted(info.get("krb_principals") or [])
-        default = [f"{info['name']}@{realm}"]
         docs.append(
             _doc(
                 "user",
@@ -82,7 +81,7 @@ def dump(
                 enabled=None if info["status"] == koji.USER_STATUS["NORMAL"] else False,
                 permissions=sorted(granted),
                 groups=sorted(g["name"] for g in member),
-                **{"krb-principals": None if principals == default else principals},
+                **{"krb-principals": principals},  # a user has only the principals declared
             )
         )
 

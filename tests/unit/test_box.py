@@ -36,7 +36,9 @@ def test_records_are_written_read_and_removed(tmp_path):
     )
     assert box.names(tmp_path) == ["default"]
     box.remove(tmp_path, "default")
-    with pytest.raises(box.NoBox, match=r"no environment named 'default' is running .*`boxkoji up --detach --name default`"):
+    with pytest.raises(
+        box.NoBox, match=r"no environment named 'default' is running .*`boxkoji up --detach --name default`"
+    ):
         box.read(tmp_path, "default")
 
 
@@ -62,7 +64,7 @@ def test_identity_says_what_differs():
     assert box.digest(mine) == box.digest(dict(mine))
     assert box.digest(mine) != box.digest(other)
     assert box.differences(mine, other) == [
-        "hub coverage: the environment has 'False', this run asks for 'True'"
+        "coverage: the environment has 'hub False, web False', this run asks for 'hub True, web False'"
     ]
 
 
