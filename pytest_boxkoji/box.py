@@ -183,7 +183,7 @@ def describe(env: Environment, name: str, owner: int | None) -> BoxRecord:
         refs=env.runtime.refs(),
         builders=attach.builders_of(env),
         credentials=attach.credentials_of(env),
-        mounts=[str(m) for m in getattr(env.runtime, "mounts", [])],
+        mounts=[str(m) for m in env.runtime.mounts],
         urls=env.urls,
         env=dict(env.realm.env) if env.realm else {},
         koji_config=str(env.koji_config) if env.hub else "",

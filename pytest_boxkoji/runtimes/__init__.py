@@ -23,6 +23,7 @@ class Runtime(Protocol):
     name: str
     # Traits: the services see their own filesystem (an image), not this host's programs.
     own_filesystem: bool
+    mounts: list[Path]  # host directories made visible to the services (mount()), in order
 
     def start(self, service: Service) -> None:
         """Start the service and return once its readiness check passes (runtimes/wait.py)."""

@@ -149,6 +149,7 @@ class ProcessesRuntime:
         self.marker = marker
         self.keep = keep
         self.executors: dict[str, ServiceExecutor | AdoptedProcess] = {}
+        self.mounts: list[Path] = []  # none needed: the services see this host
 
     def start(self, service: Service) -> None:
         user = self.service_user if service.unprivileged else None
