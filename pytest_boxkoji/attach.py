@@ -124,6 +124,8 @@ class AttachedEnvironment(Environment):
     """An environment that outlives this process: stopping it leaves it running as it was."""
 
     record: BoxRecord
+    service_of: dict[str, Service]  # the recorded services of the graph's parts, by name
+    _reuse_lock: FileLock | None = None  # --boxkoji-reuse: one pytest run at a time
 
     def stop(self, keep: bool | None = None) -> None:
         """Give the hub's state back as it was when this process attached (a pytest session's
@@ -147,8 +149,6 @@ class AttachedEnvironment(Environment):
         if self._reuse_lock is not None:
             self._reuse_lock.release()
 
-    _reuse_lock: FileLock | None = None
-
     def save(self) -> None:
         """Write the record again: refs change with restarts, credentials with new users."""
         if box.path_of(self.config.cache_dir, self.record.name).exists():
@@ -166,8 +166,6 @@ class AttachedEnvironment(Environment):
             found += [s for s in [crew.kojira] if s is not None]
             found += [b.service for b in crew.builders.values() if b.service is not None]
         return found
-
-    service_of: dict[str, Service]
 
 
 def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
