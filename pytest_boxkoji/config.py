@@ -72,6 +72,18 @@ OPTIONS = (
         False,
     ),
     Option("boxkoji_keep", "leave the environment running after the session", "bool", False),
+    Option(
+        "boxkoji_reuse",
+        "use the environment `boxkoji up --detach` (or --boxkoji-keep) left running, when it was made "
+        "from the same Koji source and configuration; it keeps running after the session",
+        "bool",
+        False,
+    ),
+    Option(
+        "boxkoji_box",
+        "the name of the environment --boxkoji-reuse uses and --boxkoji-keep records (default: default)",
+        default="default",
+    ),
     Option("boxkoji_cache_dir", "where sources, the services' Python and templates are cached"),
     Option(
         "boxkoji_scenarios",
@@ -132,6 +144,8 @@ class BoxKojiConfig:
     koji_source_explicit: bool = False
     require_koji: bool = False
     keep: bool = False
+    reuse: bool = False
+    box: str = "default"
     cache_dir: Path = Path(".")
     service_user: str = "nobody"
     services_python: Path = Path("/usr/bin/python3")
@@ -146,6 +160,7 @@ class BoxKojiConfig:
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
     cov_hub_fail_under: float | None = None
+    hub_port: int | None = None  # `boxkoji up --hub-port`: a URL that stays the same (else free)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -239,6 +254,12 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         ) from None
     workers = _whole_number(values, "boxkoji_workers", "the number of builders", 0)
     hubs = _whole_number(values, "boxkoji_hubs", "the number of hubs", 1)
+    from pytest_boxkoji.box import NAME
+
+    if not NAME.match(values["boxkoji_box"] or "default"):
+        raise pytest.UsageError(
+            f"--boxkoji-box={values['boxkoji_box']!r}: use letters, digits, '.', '_' and '-' only"
+        )
     reports = tuple(values["cov_hub_report"] or ("term",))
     from pytest_boxkoji.coverage.data import check_report_kind
 
@@ -253,6 +274,8 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         koji_source_explicit=bool(source),
         require_koji=bool(values["boxkoji_require_koji"]),
         keep=bool(values["boxkoji_keep"]),
+        reuse=bool(values["boxkoji_reuse"]),
+        box=values["boxkoji_box"] or "default",
         cache_dir=Path(values["boxkoji_cache_dir"]).expanduser()
         if values["boxkoji_cache_dir"]
         else default_cache_dir(),

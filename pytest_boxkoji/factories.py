@@ -20,7 +20,7 @@ from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import Environment
-from pytest_boxkoji.errors import KojiSourceUnavailable
+from pytest_boxkoji.errors import BoxKojiError, KojiSourceUnavailable
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 from pytest_boxkoji.scenario.loader import ScenarioError
 
@@ -43,7 +43,17 @@ def environment() -> Any:
     @pytest.fixture(scope="session")
     def boxkoji_environment(request: pytest.FixtureRequest) -> Iterator[Environment]:
         cfg = _enabled_config(request)
-        env = Environment(cfg)
+        if cfg.reuse:
+            from pytest_boxkoji import attach
+
+            try:
+                env: Environment = attach.reuse(cfg)  # left running when the session ends
+            except KojiSourceUnavailable as exc:
+                without_koji(cfg, exc)
+            except BoxKojiError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        else:
+            env = Environment(cfg)
         request.config.stash[ENV_KEY] = env
         hub_coverage.configure(request.config)
         writer = progress.pytest_writer(request.config)

@@ -9,6 +9,7 @@ Everything made carries the session label; a sweep removes what crashed sessions
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from pytest_boxkoji.services import Service
 
 LABEL = "io.pytest-boxkoji.session"
 PID_LABEL = "io.pytest-boxkoji.pid"
+DIR_LABEL = "io.pytest-boxkoji.directory"  # the session's workspace: kept on purpose without owner.pid
 # Shipped inside the package: an installed (non-editable) plugin builds its images from here.
 DOCKERFILES = Path(__file__).resolve().parent.parent / "images"
 DEFAULT_BASE = "docker.io/library/debian:bookworm-slim"
@@ -83,17 +85,39 @@ def _alive(pid: str) -> bool:
         return False
 
 
+def _abandoned(labels: dict[str, str]) -> bool:
+    """Its session ended without teardown, as the processes runtime's sweep reads it: the
+    workspace's owner.pid names a process that is gone, or the workspace itself is gone. A kept
+    environment (--boxkoji-keep, `boxkoji up --detach`) has no owner.pid: it stays."""
+    from pytest_boxkoji.workspace import OWNER_FILE
+
+    directory = labels.get(DIR_LABEL)
+    if not directory:  # made by an older version: its pid label is all there is
+        return not _alive(labels.get(PID_LABEL, ""))
+    try:
+        return not _alive((Path(directory) / OWNER_FILE).read_text().strip())
+    except FileNotFoundError:
+        return not Path(directory).is_dir()
+    except OSError:
+        return False
+
+
 def sweep_stale(client: Any) -> list[str]:
     """Remove containers and networks of sessions whose pytest process is gone."""
+    import docker.errors
+
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if not _alive(container.labels.get(PID_LABEL, "")):
-            container.remove(force=True)
-            removed.append(container.name)
+    # Other sessions sweep too: what one of them removed meanwhile is not an error.
+    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
+        if _abandoned(container.labels):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+                removed.append(container.name)
     for network in client.networks.list(filters={"label": LABEL}):
-        if not _alive(network.attrs.get("Labels", {}).get(PID_LABEL, "") or ""):
-            network.remove()
-            removed.append(network.name)
+        if _abandoned(network.attrs.get("Labels") or {}):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed.append(network.name)
     return removed
 
 
@@ -258,25 +282,37 @@ class ContainersRuntime:
         keep: bool = False,
         memory: str | None = None,
         base_image: str = DEFAULT_BASE,
+        attach: bool = False,
     ) -> None:
         self.client = client
         self.marker = marker
-        self.labels = {LABEL: marker, PID_LABEL: str(os.getpid())}
         self.mounts = [Path(m) for m in mounts]
+        # A kept environment has no owning process; pid 1 keeps older versions' sweeps (which
+        # read only this label) away from it. This version's sweep reads the workspace.
+        owner = "1" if keep else str(os.getpid())
+        self.labels = {LABEL: marker, PID_LABEL: owner, DIR_LABEL: str(self.mounts[0])}
         self.keep = keep
         self.memory = memory
         self.images = Images(client, cache_dir, base_image)
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
         sweep_stale(client)
-        self.network = client.networks.create(f"boxkoji-{marker}", labels=self.labels)
+        name = f"boxkoji-{marker}"
+        if attach:  # a detached session's network; what is made from now on carries its labels
+            found = client.networks.list(names=[name])
+            if not found:
+                raise BoxKojiError(f"the environment's network {name} is gone")
+            self.network = found[0]
+            self.labels = dict(self.network.attrs.get("Labels") or self.labels)
+        else:
+            self.network = client.networks.create(name, labels=self.labels)
 
     def mount(self, path: Path) -> None:
         if all(path != m and m not in path.parents for m in self.mounts):
             self.mounts.append(path)
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
-        (published,) = ports.claim(1)
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
+        (published,) = [client_port] if client_port else ports.claim(1)
         end = Endpoint(
             bind="0.0.0.0",
             host=host_alias(service),
@@ -393,6 +429,21 @@ class ContainersRuntime:
         container = self.containers.get(service.name)
         return self.log_tail(container) if container is not None else f"(no container for {service.name})"
 
+    def refs(self) -> dict[str, str]:
+        """Each service's container id: what `adopt` takes over in another process."""
+        return {name: container.id for name, container in self.containers.items()}
+
+    def adopt(self, service: Service, ref: str, endpoints: Sequence[Endpoint] = ()) -> None:
+        """Take over a service's container that another process started and detached; its ports
+        are published again if it is restarted."""
+        import docker.errors
+
+        self.endpoints[service.name] = list(endpoints)
+        try:
+            self.containers[service.name] = self.client.containers.get(ref)
+        except docker.errors.NotFound:
+            pass  # gone: alive() says so
+
     def restart(self, service: Service) -> None:
         """A new container for the service (same ports; mounts added since included), ready again."""
         self.stop(service)
@@ -404,6 +455,27 @@ class ContainersRuntime:
             return False
         container.reload()
         return bool(container.status == "running")
+
+    def where(self, service: Service) -> str:
+        container = self.containers.get(service.name)
+        return f"container {container.name}" if container is not None else "-"
+
+    def memory_used(self, service: Service) -> int | None:
+        container = self.containers.get(service.name)
+        if container is None or not self.alive(service):
+            return None
+        usage = container.stats(stream=False).get("memory_stats", {}).get("usage")
+        return int(usage) if usage is not None else None
+
+    def output(self, service: Service, follow: bool = False) -> Iterator[str]:
+        container = self.containers.get(service.name)
+        if container is None:
+            return
+        if not follow:
+            yield container.logs().decode(errors="replace")
+            return
+        for chunk in container.logs(stream=True, follow=True):
+            yield chunk.decode(errors="replace")
 
     def pids(self) -> list[int]:
         return []  # the containers' processes are the engine's

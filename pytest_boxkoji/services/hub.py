@@ -73,7 +73,8 @@ def start(context: Context) -> Hub:
     source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
     cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
-    endpoint, proxied = runtime.endpoint("hub", 8443), runtime.endpoint("hub", 8080)
+    endpoint = runtime.endpoint("hub", 8443, context.config.hub_port)
+    proxied = runtime.endpoint("hub", 8080)
     tools = runtime.tools("hub", *apache.PROGRAMS)
     runtime.mount(source.path)
     settings = HubConfig(
