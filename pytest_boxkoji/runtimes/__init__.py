@@ -16,6 +16,7 @@ from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.servicelogs import LogSource
     from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -41,6 +42,9 @@ class Runtime(Protocol):
 
     def logs(self, service: Service) -> str:
         """The last lines of what the service wrote, for error messages."""
+
+    def log_sources(self, service: Service) -> list[LogSource]:
+        """Everywhere the service writes, to read what it wrote during a test (servicelogs.py)."""
 
     def pids(self) -> list[int]:
         """Host process ids of everything this runtime started and is still running."""

@@ -11,6 +11,7 @@ from pytest_boxkoji import clients, hostprogs, progress
 from pytest_boxkoji.coverage.data import APP as COVERAGE_APP
 from pytest_boxkoji.coverage.data import HubCoverage
 from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
 from pytest_boxkoji.services import Service, hub_config
@@ -27,12 +28,14 @@ class Hub:
         runtime: Runtime,
         koji_config: Path,
         coverage: HubCoverage | None,
+        calls_log: Path | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
         self.runtime = runtime
         self.koji_config = koji_config
         self.coverage = coverage
+        self.calls_log = calls_log  # every call the hub served, one line each (hubcalls/)
 
     def reconfigure(self, extra_settings: dict[str, str], policy: str) -> bool:
         """Rewrite hub.conf with these settings and policy; reload the hub when it changed."""
@@ -83,12 +86,18 @@ def start(context: Context) -> Hub:
     if context.config.cov_hub:
         # Our wrapper app around Koji's, copied where the hub's user can read it.
         coverage = HubCoverage(workspace.directory / "coverage", source.path)
-        app = settings.directory / "app" / COVERAGE_APP.name
-        app.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(COVERAGE_APP, app)
-        app.chmod(0o644)
+        app = _copy_app(COVERAGE_APP, settings.directory / "app")
         settings = dataclasses.replace(settings, app=app)
         env.update(coverage.prepare(workspace.owner))
+    calls_log = None
+    if context.config.record_hub_calls:
+        # Records every call, then serves the app chosen so far (Koji's, or coverage's).
+        calls_log = settings.directory / "logs" / "calls.tsv"
+        if settings.app is not None:
+            env["BOXKOJI_HUB_INNER_APP"] = str(settings.app)
+        env["BOXKOJI_HUB_CALLS"] = str(calls_log)
+        app = _copy_app(CALLS_APP, settings.directory / "app")
+        settings = dataclasses.replace(settings, app=app)
     service = hub_config.service(settings, env)
     workspace.chown(settings.directory)
     workspace.chown(settings.topdir)
@@ -101,7 +110,16 @@ def start(context: Context) -> Hub:
         settings.topdir,
         orch.ca_file,
     )
-    return Hub(settings, service, runtime, koji_config, coverage)
+    return Hub(settings, service, runtime, koji_config, coverage, calls_log)
+
+
+def _copy_app(app: Path, directory: Path) -> Path:
+    """A WSGI script of ours, copied where the hub's user can read it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / app.name
+    shutil.copy(app, target)
+    target.chmod(0o644)
+    return target
 
 
 CREDENTIALS = Part("hub-credentials", ("orch",), credentials)
