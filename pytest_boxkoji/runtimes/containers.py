@@ -278,7 +278,7 @@ class ContainerLog:
         lines = []
         for line in raw.splitlines():
             stamp, _, text = line.partition(" ")
-            when = _epoch(stamp)
+            when = _written(stamp)
             if when is None:  # not a timestamp after all: keep the line whole
                 lines.append(line)
             elif position is None or when >= position:
@@ -289,14 +289,16 @@ class ContainerLog:
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 
 
-def _epoch(stamp: str) -> float | None:
-    """An engine's RFC 3339 timestamp (nanoseconds, Z or an offset) as seconds since the epoch."""
+def _written(stamp: str) -> float | None:
+    """The latest moment a line stamped `stamp` (RFC 3339: Z or an offset, nanoseconds from
+    Docker, whole seconds from Podman) may have been written, in seconds since the epoch."""
     found = _STAMP.match(stamp)
     if found is None:
         return None
     main, fraction, zone = found.groups()
     zone = "+00:00" if zone in (None, "Z") else zone
-    return datetime.fromisoformat(main + zone).timestamp() + float(f"0{fraction or ''}")
+    whole = datetime.fromisoformat(main + zone).timestamp()
+    return whole + float(f"0{fraction}") if fraction else whole + 0.999999
 
 
 class ContainersRuntime:
