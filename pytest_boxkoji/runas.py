@@ -4,7 +4,8 @@ The program gets a home directory of its own (per user and login method) whose
 `~/.koji/config` holds the environment's profile as `boxkoji` and as the default `koji` (Koji
 tools read that file and take `koji` when given no --profile), set up for the login: with
 Kerberos, a ticket for the user in a credential cache of its own (KRB5CCNAME), so tools that
-log in through GSSAPI themselves find it; with a certificate or a password, the profile names it.
+log in through GSSAPI themselves find it; with a certificate, the profile names it (a profile
+cannot hold a password: Koji reads those from its command line only).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import gssapi
 from gssapi.raw.misc import GSSError
 
 from pytest_boxkoji import clients
-from pytest_boxkoji.accounts import ORDINARY_USER, Certificate, Kerberos, Login, Password
+from pytest_boxkoji.accounts import ORDINARY_USER, Certificate, Kerberos, Login
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.errors import BoxKojiError
 
@@ -42,6 +43,12 @@ class KojiRunError(subprocess.CalledProcessError):
 
 def environ(env: Environment, user: str, auth: Auth = "gssapi") -> dict[str, str]:
     """The variables under which a program acts as `user` (created on the hub on first use)."""
+    if auth == "password":
+        raise BoxKojiError(
+            "koji_run(..., auth='password'): a koji profile cannot hold a password (only the "
+            "command line's --user/--password can); use auth='gssapi' or 'ssl', or pass them "
+            "yourself: boxkoji.ensure_user(name, 'password') returns them."
+        )
     login = env.accounts.login(user, auth)
     home = env.directory / "users" / f"{user.replace('/', '_')}-{auth}"
     (home / ".koji").mkdir(parents=True, exist_ok=True)
@@ -64,8 +71,6 @@ def _profile(koji_config: Path, login: Login) -> str:
         options["authtype"] = "kerberos"  # from the ticket in KRB5CCNAME: no keytab named here
     elif isinstance(login, Certificate):
         options.update(authtype="ssl", cert=login.cert)
-    elif isinstance(login, Password):
-        options.update(authtype="password", user=login.user, password=login.password)
     written = configparser.ConfigParser(interpolation=None)
     for section in (clients.PROFILE, DEFAULT_PROFILE):
         written[section] = options
