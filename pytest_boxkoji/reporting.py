@@ -102,7 +102,7 @@ class Reporting:
             marks.read_calls()  # the last test's teardown stops the environment, files and all
 
     def _remember_env(self, item: pytest.Item) -> TestMarks | None:
-        marks = item.stash.get(MARKS, None)
+        marks = item.stash.get(MARKS, None) if _uses_boxkoji(item) else None
         if marks is not None and marks.env is None:
             marks.env = self.env  # started by this test's setup
         return marks
