@@ -65,7 +65,7 @@ def naive_reset(env: Environment, files: list[str]) -> None:
     """What a suite without snapshots would do: a new database from schema.sql, then reapply."""
     new_database(env)
     scenario = env.scenarios.load(files, None, [])
-    applier.apply(scenario, env.admin_session(), env.realm_name, env.config.cache_dir)
+    applier.apply(scenario, env.admin_session(), env.config.cache_dir)
 
 
 def apache_reset(env: Environment) -> None:

@@ -7,12 +7,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import koji
 
 from pytest_boxkoji import clients
-from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.clients import Auth, Via
 
 ADMIN = "kojiadmin"  # bootstrapped in the database template (services/postgres.py)
 ORDINARY_USER = "kojiuser"
@@ -93,8 +94,13 @@ class Accounts:
         with self._lock:
             if name != ADMIN:
                 admin = self.admin_session()
-                if admin.getUser(name) is None:
-                    admin.createUser(name, krb_principal=orch.realm.principal(name))
+                user, principal = admin.getUser(name), orch.realm.principal(name)
+                if user is None:
+                    admin.createUser(name, krb_principal=principal)
+                elif auth == "gssapi" and principal not in user["krb_principals"]:
+                    # A scenario's users have the principals they declare (often none, as in
+                    # koji-habitude's data): the one this login needs is added now.
+                    admin.editUser(name, krb_principal_mappings=[{"old": None, "new": principal}])
             holder = f"user:{name}"
             if auth == "gssapi":
                 cred = orch.checkout(name, "keytab", holder=holder)
@@ -107,6 +113,23 @@ class Accounts:
             self._set_password(name, cred.password)
             return Password(name, cred.password)
 
+    def ticket(self, name: str, ccache: str) -> str:
+        """Put a fresh ticket for `name` into `ccache` (a credential cache name, e.g. FILE:/path)
+        for programs that read it (a browser's Negotiate, third-party tools); returns `ccache`."""
+        import gssapi
+
+        login = self.login(name, "gssapi")
+        assert isinstance(login, Kerberos)
+        if ccache.startswith("FILE:"):  # a cache holds one principal: start it over
+            Path(ccache[len("FILE:") :]).unlink(missing_ok=True)
+        user = gssapi.Name(login.principal, gssapi.NameType.kerberos_principal)
+        store: dict[bytes | str, bytes | str] = {"client_keytab": login.keytab, "ccache": ccache}
+        creds = gssapi.Credentials(name=user, usage="initiate", store=store)
+        # The ticket is fetched when first used: use it once, for the hub's HTTP service.
+        service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+        gssapi.SecurityContext(name=service, creds=creds, usage="initiate").step()
+        return ccache
+
     def _set_password(self, name: str, password: str) -> None:
         # Koji has no API to set a password: its own docs set the column directly.
         conn = self._part("postgres").connect()
@@ -116,21 +139,36 @@ class Accounts:
         finally:
             conn.close()
 
-    def session(self, user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
-        """A new koji.ClientSession logged in as `user` through `auth`."""
+    def session(
+        self, user: str = ORDINARY_USER, auth: Auth = "gssapi", via: Via = "hub"
+    ) -> koji.ClientSession:
+        """A new koji.ClientSession logged in as `user` through `auth`, straight to the hub or
+        through the proxy."""
+        clients.check_auth(auth, via)
         login = self.login(user, auth)
         hub = self._part("hub")
-        session = koji.ClientSession(hub.settings.url, clients.session_opts(hub.settings.ca))
+        url = self._part("proxy").hub_url if via == "proxy" else hub.settings.url
+        session = koji.ClientSession(url, clients.session_opts(hub.settings.ca))
         login.log_in(session)
         return session
 
     def cli(
-        self, args: Sequence[str], user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120
+        self,
+        args: Sequence[str],
+        user: str = ORDINARY_USER,
+        auth: Auth = "gssapi",
+        timeout: float = 120,
+        via: Via = "hub",
     ) -> subprocess.CompletedProcess[str]:
-        """Run the real `koji` command line as `user`."""
+        """Run the real `koji` command line as `user` (profile boxkoji, or boxkoji-proxy)."""
+        clients.check_auth(auth, via)
         login = self.login(user, auth)
         env = {**self._shell_env(), **login.env()}
-        return clients.run_cli(args, self._part("hub").koji_config, env, login.cli_args(), timeout)
+        profile = clients.PROFILE
+        if via == "proxy":
+            self._part("proxy")  # it adds its profile to the file when it starts
+            profile = clients.PROXY_PROFILE
+        return clients.run_cli(args, self._part("hub").koji_config, env, login.cli_args(), timeout, profile)
 
     def admin_session(self) -> koji.ClientSession:
         """The environment's own admin session (creating users, applying scenarios)."""

@@ -14,13 +14,26 @@ from pytest_boxkoji.errors import BoxKojiError
 
 Auth = Literal["gssapi", "ssl", "password"]
 AUTHS: tuple[str, ...] = ("gssapi", "ssl", "password")
-PROFILE = "boxkoji"
+PROFILE = "boxkoji"  # straight to the hub
+PROXY_PROFILE = "boxkoji-proxy"  # the same box through nginx (services/proxy.py)
+Via = Literal["hub", "proxy"]
+VIAS: tuple[str, ...] = ("hub", "proxy")
 
 
-def write_profile(path: Path, hub_url: str, files_url: str, web_url: str, topdir: Path, ca: Path) -> Path:
-    """A koji client config with profile `boxkoji` (Kerberos by default)."""
+def write_profile(
+    path: Path,
+    hub_url: str,
+    files_url: str,
+    web_url: str,
+    topdir: Path,
+    ca: Path,
+    profile: str = PROFILE,
+) -> Path:
+    """A koji client config with `profile` (Kerberos by default), added to what `path` holds."""
+    before = path.read_text() + "\n" if path.exists() else ""
     path.write_text(
-        f"""[{PROFILE}]
+        before
+        + f"""[{profile}]
 server = {hub_url}
 weburl = {web_url}
 topurl = {files_url}
@@ -62,15 +75,24 @@ def koji_command() -> str:
     return found
 
 
-def check_auth(auth: str) -> None:
+def check_auth(auth: str, via: str = "hub") -> None:
     if auth not in AUTHS:
         raise BoxKojiError(f"auth={auth!r} is not one of {', '.join(AUTHS)}.")
+    if via not in VIAS:
+        raise BoxKojiError(
+            f"via={via!r} is not one of {', '.join(VIAS)} (straight to the hub, or through nginx)."
+        )
 
 
 def run_cli(
-    args: Sequence[str], config: Path, env: dict[str, str], auth_args: list[str], timeout: float
+    args: Sequence[str],
+    config: Path,
+    env: dict[str, str],
+    auth_args: list[str],
+    timeout: float,
+    profile: str = PROFILE,
 ) -> subprocess.CompletedProcess[str]:
-    command = [koji_command(), "-c", str(config), "-p", PROFILE, *auth_args, *args]
+    command = [koji_command(), "-c", str(config), "-p", profile, *auth_args, *args]
     return subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, check=False
     )

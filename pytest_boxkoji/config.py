@@ -42,7 +42,10 @@ class Option:
 
 OPTIONS = (
     Option("cov_hub", "measure the coverage of Koji's hub code reached by the tests", "bool", False),
-    Option("cov_koji", "measure every Koji service there is (this version: the hub)", "bool", False),
+    Option("cov_web", "measure the coverage of kojiweb's code reached by the tests", "bool", False),
+    Option(
+        "cov_koji", "measure every Koji service there is (this version: the hub and the web)", "bool", False
+    ),
     Option(
         "cov_hub_report",
         "hub coverage report: term, term-missing, html[:DIR], xml[:FILE], json[:FILE] (repeatable; "
@@ -83,6 +86,12 @@ OPTIONS = (
     ),
     Option(
         "boxkoji_workers", "how many kojid builders the `workers` fixture starts (default: 1)", default="1"
+    ),
+    Option(
+        "boxkoji_hubs",
+        "how many hubs serve the same database behind the proxy, which spreads requests across them "
+        "(default: 1)",
+        default="1",
     ),
     Option(
         "boxkoji_container_memory",
@@ -143,7 +152,9 @@ class BoxKojiConfig:
     scenario_dirs: tuple[Path, ...] = ()
     validate_scenarios: bool = False
     cov_hub: bool = False
+    cov_web: bool = False
     workers: int = 1
+    hubs: int = 1
     container_memory: str | None = None
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
@@ -257,15 +268,8 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         raise pytest.UsageError(
             f"--cov-hub-fail-under={fail_under!r}: not a number (a percentage, e.g. 40)"
         ) from None
-    try:
-        workers = int(values["boxkoji_workers"])
-        if workers < 0:
-            raise ValueError
-    except ValueError:
-        raise pytest.UsageError(
-            f"--boxkoji-workers={values['boxkoji_workers']!r}: the number of builders must be a whole number"
-            " >= 0"
-        ) from None
+    workers = _whole_number(values, "boxkoji_workers", "the number of builders", 0)
+    hubs = _whole_number(values, "boxkoji_hubs", "the number of hubs", 1)
     stats, stats_json = _flag_or_path(values["boxkoji_stats"], "--boxkoji-stats", ".json")
     reports = tuple(values["cov_hub_report"] or ("term",))
     from pytest_boxkoji.coverage.data import check_report_kind
@@ -294,7 +298,9 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
+        cov_web=bool(values["cov_web"] or values["cov_koji"]),
         workers=workers,
+        hubs=hubs,
         container_memory=values["boxkoji_container_memory"] or None,
         base_image=values["boxkoji_base_image"] or None,
         cov_hub_reports=reports,
@@ -321,6 +327,17 @@ def _flag_or_path(value: Any, flag: str, suffix: str) -> tuple[bool, Path | None
             f"{flag}=PATH{suffix}, or put {flag} after the test paths."
         )
     return True, Path(value).expanduser()
+
+
+def _whole_number(values: Mapping[str, Any], name: str, what: str, minimum: int) -> int:
+    flag = "--" + name.replace("_", "-")
+    try:
+        number = int(values[name])
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise pytest.UsageError(f"{flag}={values[name]!r}: {what} must be a whole number >= {minimum}")
+    return number
 
 
 def _relative(path: Path, rootdir: Path) -> Path:

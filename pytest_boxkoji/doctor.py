@@ -254,12 +254,38 @@ def _podman_dns() -> Finding:
     )
 
 
+OPTIONAL = "the proxy and koji_browser (optional)"
+
+
+def optional_checks(settings: BoxKojiConfig) -> list[Finding]:
+    """What only some fixtures need: nginx for `proxy` (processes runtime; the containers runtime
+    builds its own), Playwright and a Chromium for `koji_browser`."""
+    from pytest_boxkoji.browser import BROWSERS, INSTALL
+
+    checks = []
+    if settings.runtime in ("auto", "processes"):
+        checks.append(_program(hostprogs.NGINX))
+    found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+    checks.append(Finding("Chromium", found is not None, found or "not found", ("chromium",), ("chromium",)))
+    playwright = importlib.util.find_spec("playwright") is not None
+    checks.append(
+        Finding(
+            "Playwright",
+            playwright,
+            "importable" if playwright else "not installed",
+            fix=INSTALL.split(" (")[0],
+        )
+    )
+    return checks
+
+
 def run_checks(settings: BoxKojiConfig) -> dict[str, list[Finding]]:
     groups = {"both runtimes": common_checks(settings)}
     if settings.runtime in ("auto", "processes"):
         groups["processes runtime"] = processes_checks(settings)
     if settings.runtime in ("auto", "containers"):
         groups["containers runtime"] = containers_checks(settings)
+    groups[OPTIONAL] = optional_checks(settings)
     return groups
 
 
@@ -267,7 +293,7 @@ def ready(settings: BoxKojiConfig, groups: dict[str, list[Finding]]) -> bool:
     """auto is ready when the common checks pass and one runtime is complete."""
     if not all(c.ok for c in groups["both runtimes"]):
         return False
-    runtimes = [g for name, g in groups.items() if name != "both runtimes"]
+    runtimes = [g for name, g in groups.items() if name not in ("both runtimes", OPTIONAL)]
     complete = [all(c.ok for c in g) for g in runtimes]
     return any(complete) if settings.runtime == "auto" else all(complete)
 
@@ -278,10 +304,14 @@ def report(settings: BoxKojiConfig, groups: dict[str, list[Finding]], distro: st
         lines.append(f"{name}:")
         for check in checks:
             lines.append(f"  {'ok ' if check.ok else 'NO '} {check.what}: {check.detail}")
-    failed = [c for checks in groups.values() for c in checks if not c.ok]
+    failed = [c for name, checks in groups.items() for c in checks if not c.ok and name != OPTIONAL]
     if failed:
         lines.append("To install what is missing:")
         lines += _fixes(failed, distro)
+    optional = [c for c in groups.get(OPTIONAL, []) if not c.ok]
+    if optional:
+        lines.append(f"For {OPTIONAL.removesuffix(' (optional)')}:")
+        lines += _fixes(optional, distro)
     is_ready = ready(settings, groups)
     lines.append("ready" if is_ready else "NOT ready")
     return "\n".join(lines)

@@ -16,9 +16,9 @@ import koji
 
 from pytest_boxkoji import keep, parts
 from pytest_boxkoji.accounts import ORDINARY_USER, Accounts
-from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
-from pytest_boxkoji.coverage.data import HubCoverage, save_coverage
+from pytest_boxkoji.coverage.data import KojiCoverage, save_coverage
 from pytest_boxkoji.graph import Graph
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
@@ -48,7 +48,7 @@ class Environment:
         self._state: HubState | None = None
         self._scenarios: ScenarioStates | None = None
         self._workers: Workers | None = None
-        self.coverage_target = config.rootdir / ".coverage-hub"  # --cov-hub's data, kept
+        self.coverage_target = config.rootdir / ".coverage-hub"  # --cov-hub/--cov-web data, kept
 
     def source(self) -> KojiSource:
         """Koji's server code (KojiSourceUnavailable when the default release cannot be had)."""
@@ -93,9 +93,9 @@ class Environment:
         return hub.settings if hub else None
 
     @property
-    def coverage(self) -> HubCoverage | None:
-        hub = cast(Hub | None, self.graph.handles.get("hub"))
-        return hub.coverage if hub else None
+    def coverage(self) -> KojiCoverage | None:
+        """--cov-hub / --cov-web data, once a measured service started."""
+        return cast(KojiCoverage | None, self.graph.handles.get("coverage"))
 
     @property
     def koji_config(self) -> Path:
@@ -120,19 +120,32 @@ class Environment:
             urls["postgres"] = f"postgresql://koji@127.0.0.1:{self.postgres.port}/koji"
         if self.hub:
             urls["hub"], urls["files"] = self.hub.url, self.hub.files_url
+        web = self.graph.handles.get("web")
+        if web:
+            urls["web"] = web.url
+        proxy = self.graph.handles.get("proxy")
+        if proxy:
+            urls.update(proxy.urls())
         return urls
 
     def ensure_user(self, name: str, auth: Auth = "gssapi") -> dict[str, str]:  # how `name` logs in
         return self.accounts.login(name, auth).describe()
 
-    def session(self, user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
-        """A new koji.ClientSession logged in as `user` through `auth`."""
-        return self.accounts.session(user, auth)
+    def session(
+        self, user: str = ORDINARY_USER, auth: Auth = "gssapi", via: Via = "hub"
+    ) -> koji.ClientSession:
+        """A new koji.ClientSession logged in as `user` through `auth` (via="proxy": through nginx)."""
+        return self.accounts.session(user, auth, via)
 
     def cli(
-        self, args: Sequence[str], user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120
+        self,
+        args: Sequence[str],
+        user: str = ORDINARY_USER,
+        auth: Auth = "gssapi",
+        timeout: float = 120,
+        via: Via = "hub",
     ) -> subprocess.CompletedProcess[str]:
-        return self.accounts.cli(args, user, auth, timeout)
+        return self.accounts.cli(args, user, auth, timeout, via)
 
     def admin_session(self) -> koji.ClientSession:  # creating users, applying scenarios
         return self.accounts.admin_session()

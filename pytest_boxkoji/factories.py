@@ -16,7 +16,7 @@ import pytest
 
 from pytest_boxkoji import progress
 from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
-from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import Environment
@@ -107,8 +107,8 @@ def session_factory() -> Any:
     def koji_session_factory(boxkoji: Environment) -> Iterator[SessionFactory]:
         made: list[koji.ClientSession] = []
 
-        def factory(user: str = ORDINARY_USER, auth: Auth = "gssapi") -> koji.ClientSession:
-            session = boxkoji.session(user, auth)
+        def factory(user: str = ORDINARY_USER, auth: Auth = "gssapi", via: Via = "hub") -> koji.ClientSession:
+            session = boxkoji.session(user, auth, via)
             made.append(session)
             return session
 
@@ -149,6 +149,9 @@ HUB_FIXTURES = frozenset(
         "koji_scenario",
         "workers",
         "koji_build_factory",
+        "web",
+        "proxy",
+        "koji_browser",
     }
 )
 
@@ -266,13 +269,53 @@ def hub_calls() -> Any:
     return koji_hub_calls
 
 
+def browsers() -> Any:
+    """The session's Chromium processes, one per way to kojiweb (straight or through the proxy)."""
+
+    @pytest.fixture(scope="session")
+    def _boxkoji_browsers(boxkoji: Environment) -> Iterator[dict[str, Any]]:
+        launched: dict[str, Any] = {}
+        yield launched
+        for each in launched.values():
+            each.close()
+
+    return _boxkoji_browsers
+
+
+def browser(via: Via = "hub") -> Any:
+    """`koji_browser`: headless Chromium on kojiweb (straight, or via="proxy" through nginx), a
+    fresh context per test; `.open(page)`, `.login(user, auth)`, `.page` (Playwright's Page).
+    A failing test keeps a screenshot and the page's HTML (named in its report)."""
+
+    @pytest.fixture
+    def koji_browser(boxkoji: Environment, _boxkoji_browsers: dict[str, Any]) -> Iterator[Any]:
+        from pytest_boxkoji.browser import KojiBrowser
+
+        if via not in _boxkoji_browsers:
+            with _skip_without_source(boxkoji):
+                web = boxkoji.graph.get("proxy").web_url if via == "proxy" else boxkoji.graph.get("web").url
+            _boxkoji_browsers[via] = KojiBrowser.launch(boxkoji, web)
+        launched = _boxkoji_browsers[via]
+        launched.new_context()
+        yield launched
+        launched.close_context()
+
+    return koji_browser
+
+
 def cli() -> Any:
     """`koji_cli("list-tags", user=..., auth=...)` runs the real koji command line."""
 
     @pytest.fixture(scope="session")
     def koji_cli(boxkoji: Environment) -> Callable[..., Any]:
-        def run(*args: str, user: str = ORDINARY_USER, auth: Auth = "gssapi", timeout: float = 120) -> Any:
-            return boxkoji.cli(args, user=user, auth=auth, timeout=timeout)
+        def run(
+            *args: str,
+            user: str = ORDINARY_USER,
+            auth: Auth = "gssapi",
+            timeout: float = 120,
+            via: Via = "hub",
+        ) -> Any:
+            return boxkoji.cli(args, user=user, auth=auth, timeout=timeout, via=via)
 
         return run
 

@@ -70,6 +70,7 @@ MOD_AUTH_GSSAPI = Program(
 CREATEREPO = Program(
     "createrepo_c", "kojid's repositories (newRepo, dist-repo)", "createrepo-c", "createrepo_c"
 )
+NGINX = Program("nginx", "the proxy in front of the hub and the web", "nginx", "nginx", SBIN)
 RPMBUILD = Program("rpmbuild", "the RPMs of scenario and koji_build_factory builds", "rpm", "rpm-build")
 APXS = Program("apxs", "building mod_wsgi for the services' Python", "apache2-dev", "httpd-devel", SBIN)
 

@@ -5,10 +5,11 @@ The three parts that run no service are defined here."""
 from __future__ import annotations
 
 from pytest_boxkoji import kojisrc
+from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.services import hub, kdc, postgres
+from pytest_boxkoji.services import hub, kdc, postgres, proxy, web
 from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -23,6 +24,15 @@ def python(context: Context) -> ServicesPython:
     return context.runtime.services_python(context.config, context.parts["source"].version)
 
 
+def coverage(context: Context) -> KojiCoverage | None:
+    """--cov-hub / --cov-web: where the measured services write their data (None: not measured)."""
+    config = context.config
+    services = tuple(name for name, on in (("hub", config.cov_hub), ("web", config.cov_web)) if on)
+    if not services:
+        return None
+    return KojiCoverage(context.workspace.directory / "coverage", context.parts["source"].path, services)
+
+
 def orch(context: Context) -> Orch:
     """Credentials from the workspace's CA and the KDC's realm."""
     return Orch.create(context.workspace.directory / "orch", context.parts["kdc"])
@@ -31,9 +41,12 @@ def orch(context: Context) -> Orch:
 PARTS = (
     Part("source", (), source),
     Part("python", ("source",), python),
+    Part("coverage", ("source",), coverage),
     kdc.PART,
     Part("orch", ("kdc",), orch),
     postgres.PART,
     hub.CREDENTIALS,
     hub.PART,
+    web.PART,
+    proxy.PART,
 )

@@ -6,6 +6,7 @@ import signal
 from collections.abc import Generator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,22 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     yield
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    browser = getattr(item, "funcargs", {}).get("koji_browser")
+    if report.when == "call" and report.failed and browser is not None:
+        # Now, while the page is still open: the fixture's teardown closes it.
+        from pytest_boxkoji.browser import artifacts_directory
+
+        try:
+            kept = browser.save_artifacts(artifacts_directory(item))
+            report.sections.append(("boxkoji browser", "\n".join(f"kept: {path}" for path in kept)))
+        except Exception as exc:  # the page may be what broke
+            report.sections.append(("boxkoji browser", f"could not keep the page: {exc}"))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     hub_coverage.summary(terminalreporter)
     report = terminalreporter.config.stash.get(REPORT_KEY, None)
@@ -99,6 +116,10 @@ kdc = factories.service("kdc")
 orch = factories.service("orch")
 postgres = factories.service("postgres")
 hub = factories.service("hub", lambda hub: hub.settings)  # the hub's configuration: url, ca, topdir...
+web = factories.service("web")  # kojiweb's configuration: url, ca, ...
+proxy = factories.service("proxy")  # nginx in front of them all: url, hub_url, web_url, health_url...
+_boxkoji_browsers = factories.browsers()
+koji_browser = factories.browser()
 boxkoji = factories.boxkoji()
 koji_session_factory = factories.session_factory()
 koji_session = factories.koji_session()

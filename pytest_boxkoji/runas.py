@@ -1,8 +1,9 @@
 """Any program as a Koji user: `koji_run(["koji-habitude", "apply", ...], user="kojiadmin")`.
 
 The program gets a home directory of its own (per user and login method) whose
-`~/.koji/config` holds the environment's profile as `boxkoji` and as the default `koji` (Koji
-tools read that file and take `koji` when given no --profile), set up for the login: with
+`~/.koji/config` holds the environment's profiles (`boxkoji`; `boxkoji-proxy` once the proxy
+runs) and `boxkoji` again as the default `koji` (Koji tools read that file and take `koji` when
+given no --profile), set up for the login: with
 Kerberos, a ticket for the user in a credential cache of its own (KRB5CCNAME), so tools that
 log in through GSSAPI themselves find it; with a certificate, the profile names it (a profile
 cannot hold a password: Koji reads those from its command line only).
@@ -18,9 +19,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import gssapi
-from gssapi.raw.misc import GSSError
 
 from pytest_boxkoji import clients
 from pytest_boxkoji.accounts import ORDINARY_USER, Certificate, Kerberos, Login
@@ -52,42 +50,31 @@ def environ(env: Environment, user: str, auth: Auth = "gssapi") -> dict[str, str
     login = env.accounts.login(user, auth)
     home = env.directory / "users" / f"{user.replace('/', '_')}-{auth}"
     (home / ".koji").mkdir(parents=True, exist_ok=True)
-    home.chmod(0o700)  # a certificate's path and a password are in there
+    home.chmod(0o700)  # the user's ticket is in there
     variables = {**env.env, "HOME": str(home)}
     (home / ".koji" / "config").write_text(_profile(env.koji_config, login))
     if isinstance(login, Kerberos):
-        ccache = f"FILE:{home}/krb5cc"
-        _ticket(login, ccache)
-        variables["KRB5CCNAME"] = ccache
+        # Got from the user's keytab in this process: the host needs no kinit.
+        variables["KRB5CCNAME"] = env.accounts.ticket(user, f"FILE:{home}/krb5cc")
     return variables
 
 
 def _profile(koji_config: Path, login: Login) -> str:
-    """The environment's profile, as `boxkoji` and `koji`, logging in as `login` says."""
+    """The environment's profiles (`boxkoji`, and `boxkoji-proxy` once the proxy runs), and
+    `boxkoji` again as `koji`, logging in as `login` says."""
     source = configparser.ConfigParser(interpolation=None)
     source.read(koji_config)
-    options = dict(source[clients.PROFILE])
-    if isinstance(login, Kerberos):
-        options["authtype"] = "kerberos"  # from the ticket in KRB5CCNAME: no keytab named here
-    elif isinstance(login, Certificate):
-        options.update(authtype="ssl", cert=login.cert)
     written = configparser.ConfigParser(interpolation=None)
-    for section in (clients.PROFILE, DEFAULT_PROFILE):
+    for section in [*source.sections(), DEFAULT_PROFILE]:
+        options = dict(source[clients.PROFILE if section == DEFAULT_PROFILE else section])
+        if isinstance(login, Kerberos):
+            options["authtype"] = "kerberos"  # from the ticket in KRB5CCNAME: no keytab named here
+        elif isinstance(login, Certificate):
+            options.update(authtype="ssl", cert=login.cert)
         written[section] = options
     text = io.StringIO()
     written.write(text)
     return text.getvalue()
-
-
-def _ticket(login: Kerberos, ccache: str) -> None:
-    """Initial credentials from the user's keytab into `ccache` (what `kinit -k -t` does), in
-    this process: the host needs no kinit (the containers runtime's does not have one)."""
-    name = gssapi.Name(login.principal, gssapi.NameType.kerberos_principal)
-    store: dict[bytes | str, bytes | str] = {"client_keytab": login.keytab, "ccache": ccache}
-    try:
-        gssapi.Credentials(name=name, usage="initiate", store=store).lifetime  # noqa: B018 - gets the ticket
-    except GSSError as exc:
-        raise BoxKojiError(f"no Kerberos ticket for {login.principal} from {login.keytab}: {exc}") from exc
 
 
 def run(

@@ -47,6 +47,8 @@ REQUIREMENTS = (
     Requirement("python-dateutil"),
     Requirement("six"),
     Requirement("Cheetah3", debian="python3-cheetah"),  # kojiweb templates (Koji 1.35)
+    Requirement("Jinja2"),  # kojiweb templates (Koji after 1.35)
+    Requirement("MarkupSafe"),  # Jinja2
     Requirement("python-multilib"),  # kojid
     Requirement("coverage>=7.4,<8"),  # --cov-hub: the same data format as the test process's coverage
 )

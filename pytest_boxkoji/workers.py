@@ -81,6 +81,7 @@ class Workers:
         self.runtime.tools("builder", hostprogs.CREATEREPO)  # missing on this host: says how to fix
         if not self.runtime.own_filesystem:  # the builder image has them
             self._check_python()
+
         def change() -> None:
             self.ensure_kojira()
             self.scale(count)

@@ -1,8 +1,8 @@
-"""--cov-hub's data: the hub's data directory, combining and reporting.
+"""--cov-hub / --cov-web data: the data directory, combining and reporting.
 
-The hub runs `hub_app.py`; its data files land in the environment's coverage directory, are
-combined when the services have stopped, mapped back to the Koji source tree and reported in
-pytest-cov's style.
+The hub and the web run `wsgi_app.py`; their data files land in the environment's coverage
+directory, are combined when the services have stopped, mapped back to the Koji source tree and
+reported in pytest-cov's style.
 """
 
 from __future__ import annotations
@@ -11,34 +11,49 @@ import contextlib
 import io
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import coverage
 
 log = logging.getLogger(__name__)
-APP = Path(__file__).parent / "hub_app.py"
+APP = Path(__file__).parent / "wsgi_app.py"
+# What each measured service runs of Koji's tree.
+SOURCES = {"hub": ("kojihub", "plugins/hub"), "web": ("www/kojiweb", "www/lib/kojiweb")}
 
 
 @dataclass
-class HubCoverage:
-    """Where one environment's hub writes coverage data, and what it measures."""
+class KojiCoverage:
+    """Where one environment's services write coverage data, and which of them are measured."""
 
     directory: Path
     koji_src: Path
+    services: tuple[str, ...]  # "hub", "web"
 
-    @property
-    def sources(self) -> list[Path]:
-        return [self.koji_src / "kojihub", self.koji_src / "plugins" / "hub"]
+    def sources(self, service: str) -> list[Path]:
+        return [self.koji_src / part for part in SOURCES[service]]
 
-    def prepare(self, owner: tuple[int, int]) -> dict[str, str]:
-        """Create the data directory (writable by the hub's user); the hub service's env."""
+    def measures(self, service: str) -> bool:
+        return service in self.services
+
+    def prepare(
+        self, service: str, script: Path, app_dir: Path, owner: tuple[int, int]
+    ) -> tuple[Path, dict[str, str]]:
+        """The data directory (writable by the services' user), our WSGI wrapper copied into
+        `app_dir` (readable by it) and the service's env: (the script Apache runs, env)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             os.chown(self.directory, *owner)
-        return {
+        app_dir.mkdir(parents=True, exist_ok=True)
+        app = app_dir / APP.name
+        shutil.copy(APP, app)
+        app.chmod(0o644)
+        return app, {
             "BOXKOJI_COV_DIR": str(self.directory),
-            "BOXKOJI_COV_SOURCE": os.pathsep.join(str(p) for p in self.sources),
+            "BOXKOJI_COV_NAME": service,
+            "BOXKOJI_COV_APP": str(script),
+            "BOXKOJI_COV_SOURCE": os.pathsep.join(str(p) for p in self.sources(service)),
         }
 
     def set_test(self, nodeid: str) -> None:
@@ -46,15 +61,15 @@ class HubCoverage:
         (self.directory / "current-test").write_text(nodeid)
 
     def data_files(self) -> list[Path]:
-        return sorted(self.directory.glob(".coverage.hub.*"))
+        return sorted(p for name in self.services for p in self.directory.glob(f".coverage.{name}.*"))
 
 
-def save_coverage(coverage: HubCoverage, target: Path) -> None:
-    """After the hub stopped (every daemon saved its data): combine into `target`, kept for
+def save_coverage(coverage: KojiCoverage, target: Path) -> None:
+    """After the services stopped (every daemon saved its data): combine into `target`, kept for
     `coverage combine` with other runs."""
     files = coverage.data_files()
     if not files:
-        log.warning("--cov-hub: the hub wrote no coverage data in %s", coverage.directory)
+        log.warning("Koji coverage: no service wrote coverage data in %s", coverage.directory)
         return
     target.unlink(missing_ok=True)
     combine(files, target, coverage.koji_src)
@@ -85,7 +100,7 @@ def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
     """One report (term, term-missing, html[:DIR], xml[:FILE], json[:FILE]); (total %, text)."""
     name, _, where = kind.partition(":")
     out = io.StringIO()
-    include = [str(koji_src / "kojihub" / "*"), str(koji_src / "plugins" / "hub" / "*")]
+    include = [str(koji_src / part / "*") for parts in SOURCES.values() for part in parts]
     if name in ("term", "term-missing"):
         # Names relative to the tree read better: coverage shortens the names of files under the
         # directory it was created in. The header says which tree.
@@ -98,7 +113,7 @@ def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
     if name == "html":
         directory = where or "htmlcov-hub"
         total = cov.html_report(
-            directory=directory, include=include, show_contexts=True, title="Koji hub coverage"
+            directory=directory, include=include, show_contexts=True, title="Koji coverage"
         )
         return total, f"hub coverage HTML written to dir {directory}\n"
     if name == "xml":

@@ -36,7 +36,7 @@ def configure(config: pytest.Config) -> None:
 
 def finish(session: pytest.Session) -> None:
     cfg = session.config.stash.get(CONFIG_KEY, None)
-    if cfg is None or not cfg.cov_hub or _worker_id(session.config):
+    if cfg is None or not (cfg.cov_hub or cfg.cov_web) or _worker_id(session.config):
         return  # workers only write data; the controller (or a plain run) reports
     root = Path(str(session.config.rootpath))
     target = root / DATA_FILE
@@ -48,7 +48,7 @@ def finish(session: pytest.Session) -> None:
         combined.save()
     lines: list[str] = []
     if not target.exists():
-        lines.append("no hub coverage data: did any test use the hub?")
+        lines.append("no Koji coverage data: did any test use the hub (or, with --cov-web, the web)?")
         session.config.stash[COVERAGE_RESULT_KEY] = lines
         return
     koji_src = _koji_src(session)
@@ -56,10 +56,10 @@ def finish(session: pytest.Session) -> None:
     for kind in cfg.cov_hub_reports:
         total, text = report(target, kind, koji_src)
         lines.append(text.rstrip("\n"))
-    lines.append(f"hub coverage data kept in {target} (combine with `coverage combine`)")
+    lines.append(f"Koji coverage data kept in {target} (combine with `coverage combine`)")
     if cfg.cov_hub_fail_under is not None and total < cfg.cov_hub_fail_under:
         lines.append(
-            f"FAIL Required hub coverage of {cfg.cov_hub_fail_under}% not reached. Total: {total:.2f}%"
+            f"FAIL Required Koji coverage of {cfg.cov_hub_fail_under}% not reached. Total: {total:.2f}%"
         )
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -76,6 +76,6 @@ def _koji_src(session: pytest.Session) -> Path:
 def summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = terminalreporter.config.stash.get(COVERAGE_RESULT_KEY, None)
     if lines:
-        terminalreporter.write_sep("-", "Koji hub coverage (--cov-hub)")
+        terminalreporter.write_sep("-", "Koji coverage (--cov-hub, --cov-web)")
         for line in lines:
             terminalreporter.write_line(line)

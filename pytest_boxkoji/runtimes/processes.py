@@ -160,10 +160,16 @@ class ProcessesRuntime:
         return servicespy.ensure(config.cache_dir, config.services_python, koji_version)
 
     def kill(self, service: Service) -> None:
-        """SIGKILL the service's process (tests of failure handling use it)."""
+        """SIGKILL the service's process and its children (tests of failure handling use it): as a
+        container's death would, for Apache's children keep serving when only their parent dies."""
         executor = self.executors.get(service.name)
-        if executor is not None and executor.process is not None:
-            os.kill(executor.process.pid, signal.SIGKILL)
+        if executor is None or executor.process is None:
+            return
+        with contextlib.suppress(psutil.NoSuchProcess):
+            main = psutil.Process(executor.process.pid)
+            for process in [main, *main.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
 
     def logs(self, service: Service) -> str:
         return logs_of(service)

@@ -42,7 +42,7 @@ def plugin_path(scenario: Scenario, koji_src: Path) -> str:
     return ":".join([*dirs, str(koji_src / "plugins" / "hub")])
 
 
-def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: Path) -> Ids:
+def apply(scenario: Scenario, admin: koji.ClientSession, cache_dir: Path) -> Ids:
     """Create every object of the scenario on an empty hub; return name -> id per type."""
     ids: Ids = {}
     s = admin
@@ -68,11 +68,15 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
     groups = scenario.of("group")
     create("group", groups, lambda m, g: m.newGroup(g.name))
     users = [u for u in scenario.of("user") if u.name not in BUILTIN["user"]]
+    # Only the principals declared: a user who logs in during a test gets its own then
+    # (accounts.py), so the scenario's state is what koji-habitude would make of the same file.
     create(
         "user",
         users,
         lambda m, u: m.createUser(
-            u.name, status=0 if u.enabled else 1, krb_principal=(u.krb_principals or [f"{u.name}@{realm}"])[0]
+            u.name,
+            status=0 if u.enabled else 1,
+            krb_principal=u.krb_principals[0] if u.krb_principals else None,
         ),
     )
     calls: list[Callable[[Any], Any]] = []
@@ -80,6 +84,8 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
         calls += [lambda m, g=group, p=p: m.grantPermission(g.name, p) for p in group.permissions]
         if not group.enabled:
             calls.append(lambda m, g=group: m.disableUser(g.name))
+    members = {(g, u.name) for u in scenario.of("user") for g in u.groups}
+    members |= {(g.name, u) for g in groups for u in g.members}  # a group may list its members
     for user in scenario.of("user"):
         for principal in user.krb_principals[1:]:
             calls.append(
@@ -88,7 +94,7 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
                 )
             )
         calls += [lambda m, u=user, p=p: m.grantPermission(u.name, p) for p in user.permissions]
-        calls += [lambda m, u=user, g=g: m.addGroupMember(g, u.name) for g in user.groups]
+    calls += [lambda m, g=g, u=u: m.addGroupMember(g, u) for g, u in sorted(members)]
     _batch(s, calls)
 
     channels = [c for c in scenario.of("channel") if c.name not in BUILTIN["channel"]]
@@ -102,10 +108,11 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
         }
         if edits:
             calls.append(lambda m, h=host, e=edits: m.editHost(h.name, **e))
-        calls += [
-            lambda m, h=host, c=c: m.addHostToChannel(h.name, c) for c in host.channels if c != "default"
-        ]
-        if host.channels and "default" not in host.channels:
+        # A channel may list its hosts too (koji-habitude's `hosts:`).
+        listed_by = [c.name for c in scenario.of("channel") if host.name in c.hosts]
+        wanted = list(dict.fromkeys([*host.channels, *listed_by]))
+        calls += [lambda m, h=host, c=c: m.addHostToChannel(h.name, c) for c in wanted if c != "default"]
+        if host.channels and "default" not in wanted:
             calls.append(lambda m, h=host: m.removeHostFromChannel(h.name, "default"))
         if not host.enabled:
             calls.append(lambda m, h=host: m.disableHost(h.name))
@@ -178,13 +185,18 @@ def apply(scenario: Scenario, admin: koji.ClientSession, realm: str, cache_dir: 
                 for link in links
             ]
             calls.append(lambda m, t=tag, d=data: m.setInheritanceData(t.name, d, clear=True))
-        for link in tag.inheritance:
-            if link.type == "external-repo":
-                calls.append(
-                    lambda m, t=tag, x=link: m.addExternalRepoToTag(
-                        t.name, x.name, x.priority, merge_mode=x.merge_mode or "koji"
-                    )
+        for repo in tag.external_repo_links():
+            calls.append(
+                lambda m, t=tag, x=repo: m.addExternalRepoToTag(
+                    t.name,
+                    x.name,
+                    x.priority,
+                    merge_mode=x.merge_mode,
+                    arches=" ".join(x.arches) if x.arches else None,
                 )
+            )
+        if tag.blocked_extras:
+            calls.append(lambda m, t=tag: m.editTag2(t.name, block_extra=t.blocked_extras))
     _batch(s, calls)
 
     targets = scenario.of("target")

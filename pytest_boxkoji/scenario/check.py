@@ -1,4 +1,7 @@
-"""Checks across objects: references, inheritance cycles, unknown permissions, priorities."""
+"""Checks across objects: references, unknown permissions, priorities.
+
+Inheritance cycles are allowed, as Koji allows them (koji-habitude's own data has some).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_boxkoji.scenario.model import Key, Path_, Problem, Scenario, describe
+from pytest_boxkoji.scenario.model import Key, Path_, Problem, Scenario
 from pytest_boxkoji.scenario.schema import BUILTIN
 
 # Koji's default RegexNameInternal: names it refuses should fail here, not half-way through.
@@ -33,8 +36,7 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
     problems: list[Problem] = []
 
     def problem(key: Key, path: Path_, message: str) -> None:
-        file, line = scenario.where(key, path)
-        problems.append(Problem(file, line, describe(key[0], key[1], path), message))
+        problems.append(scenario.problem(key, path, message))
 
     def twice(key: Key, field: str, values: list[str], what: str) -> None:
         first: dict[str, int] = {}
@@ -74,9 +76,16 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
             for i, group in enumerate(obj.groups):
                 need(key, ("groups", i), "group", group)
             twice(key, "groups", obj.groups, "group")
+        if kind == "group":
+            for i, member in enumerate(obj.members):
+                need(key, ("members", i), "user", member)
+            twice(key, "members", obj.members, "member")
         if kind == "host":
             for i, channel in enumerate(obj.channels):
                 need(key, ("channels", i), "channel", channel)
+        if kind == "channel":
+            for i, host in enumerate(obj.hosts):
+                need(key, ("hosts", i), "host", host)
         if kind == "tag":
             _check_tag(scenario, obj, key, need, problem)
         if kind == "target":
@@ -97,7 +106,6 @@ def check_references(scenario: Scenario, known: Mapping[str, Iterable[str]] | No
             for i, tag in enumerate(obj.tags):
                 need(key, ("tags", i), "tag", tag)
             need(key, ("owner",), "user", obj.owner)
-    problems.extend(_cycles(scenario))
     return problems
 
 
@@ -112,8 +120,8 @@ def link_key(scenario: Scenario, key: Key, index: int) -> str:
 def _check_tag(scenario, tag, key, need, problem) -> None:  # type: ignore[no-untyped-def]
     if tag.permission:
         need(key, ("permission",), "permission", tag.permission)
-    priorities: dict[tuple[str, int], int] = {}
-    linked: dict[tuple[str, str], int] = {}
+    priorities: dict[tuple[str, int], str] = {}
+    linked: dict[tuple[str, str], str] = {}  # -> where it was linked first
     for i, link in enumerate(tag.inheritance):
         name_path = ("inheritance", i, link_key(scenario, key, i))
         need(key, name_path, link.type, link.name)
@@ -127,74 +135,43 @@ def _check_tag(scenario, tag, key, need, problem) -> None:  # type: ignore[no-un
                 problem(
                     key,
                     name_path,
-                    f"tag {link.name!r} is already a parent (inheritance[{first}]); "
+                    f"tag {link.name!r} is already a parent ({first}); "
                     "Koji keeps one link per parent: remove one",
                 )
             else:
                 problem(
                     key,
                     name_path,
-                    f"external-repo {link.name!r} is already linked (inheritance[{first}]); "
+                    f"external-repo {link.name!r} is already linked ({first}); "
                     "Koji links each external repo once: remove one",
                 )
-        linked.setdefault((link.type, link.name), i)
+        linked.setdefault((link.type, link.name), f"inheritance[{i}]")
         scope = (link.type, link.priority)
         if scope in priorities:
             problem(
                 key,
                 ("inheritance", i, "priority"),
-                f"priority {link.priority} is already used by inheritance[{priorities[scope]}]; "
-                "each parent needs its own",
+                f"priority {link.priority} is already used by {priorities[scope]}; each parent needs its own",
             )
-        priorities[scope] = i
-    seen: dict[str, int] = {}
-    for i, package in enumerate(tag.packages):
-        need(key, ("packages", i, "owner"), "user", package.owner)
-        if package.name in seen:
+        priorities[scope] = f"inheritance[{i}]"
+    for i, repo in enumerate(tag.external_repos):
+        need(key, ("external-repos", i, "name"), "external-repo", repo.name)
+        if ("external-repo", repo.name) in linked:
             problem(
                 key,
-                ("packages", i, "name"),
-                f"package {package.name!r} is listed twice (packages[{seen[package.name]}])",
+                ("external-repos", i, "name"),
+                f"external-repo {repo.name!r} is already linked ({linked[('external-repo', repo.name)]}); "
+                "Koji links each external repo once: remove one",
             )
-        seen[package.name] = i
-
-
-def _cycles(scenario: Scenario) -> list[Problem]:
-    parents = {
-        tag.name: [link.name for link in tag.inheritance if link.type == "tag" and link.name != tag.name]
-        for tag in scenario.of("tag")
-    }
-    problems: list[Problem] = []
-    reported: set[frozenset[str]] = set()
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    stack: list[str] = []
-
-    def visit(name: str) -> None:
-        state[name] = 1
-        stack.append(name)
-        for parent in parents.get(name, []):
-            if state.get(parent) == 1:
-                cycle = stack[stack.index(parent) :] + [parent]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    tag = scenario.get("tag", name)
-                    index = [link.name for link in tag.inheritance].index(parent)
-                    path = ("inheritance", index, link_key(scenario, ("tag", name), index))
-                    file, line = scenario.where(("tag", name), path)
-                    problems.append(
-                        Problem(
-                            file,
-                            line,
-                            describe("tag", name, path),
-                            f"inheritance cycle: {' -> '.join(cycle)}",
-                        )
-                    )
-            elif parent in parents and state.get(parent) is None:
-                visit(parent)
-        stack.pop()
-        state[name] = 2
-
-    for name in parents:
-        if state.get(name) is None:
-            visit(name)
-    return problems
+        scope = ("external-repo", repo.priority)
+        if scope in priorities:
+            problem(
+                key,
+                ("external-repos", i, "priority"),
+                f"priority {repo.priority} is already used by {priorities[scope]}; "
+                "each external repo needs its own",
+            )
+        priorities[scope] = f"external-repos[{i}]"
+        linked.setdefault(("external-repo", repo.name), f"external-repos[{i}]")
+    for i, package in enumerate(tag.packages):
+        need(key, ("packages", i, "owner"), "user", package.owner)

@@ -1,7 +1,10 @@
-"""Reading scenario files: YAML documents with their positions, includes and the search path."""
+"""Reading scenario files: YAML documents with their positions, includes, directories, the
+search path, and koji-habitude's templates (templates.py) expanded before the objects are checked."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -13,9 +16,11 @@ from pydantic import ValidationError
 from pytest_boxkoji.scenario.check import check_references
 from pytest_boxkoji.scenario.model import Key, Located, Path_, Problem, Scenario, ScenarioError, describe
 from pytest_boxkoji.scenario.schema import MODELS, Obj
+from pytest_boxkoji.scenario.templates import Doc, expand
 
 # What callers import from here (the model lives in model.py, shared with check.py).
 __all__ = ["Key", "Located", "Path_", "Problem", "Scenario", "ScenarioError", "describe", "load"]
+
 
 def _line_map(node: yaml.Node, path: Path_, located: Located) -> None:
     located.lines.setdefault(path, node.start_mark.line + 1)
@@ -76,14 +81,21 @@ def packaged_dir() -> Path:
 
 
 def find_file(name: str, near: Path | None, dirs: Iterable[Path]) -> Path | None:
-    """Next to the test (or including file) first, then the configured dirs, then the packaged ones."""
+    """Next to the test (or including file) first, then the configured dirs, then the packaged ones.
+
+    A directory is found too: it stands for its .yaml and .yml files, as koji-habitude reads one."""
     candidate = Path(name).expanduser()
     if candidate.is_absolute():
-        return candidate if candidate.is_file() else None
+        return candidate if candidate.is_file() or candidate.is_dir() else None
     for directory in ([near] if near else []) + list(dirs) + [packaged_dir()]:
-        if (directory / name).is_file():
+        if (directory / name).is_file() or (directory / name).is_dir():
             return directory / name
     return None
+
+
+def directory_files(directory: Path) -> list[Path]:
+    """The scenario files of a directory, in koji-habitude's order (sorted, not recursive)."""
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 def search_places(near: Path | None, dirs: Iterable[Path]) -> str:
@@ -130,6 +142,18 @@ def _message(error: Mapping[str, Any], model: type[Obj], path: Path_) -> str:
 
 def validate_document(data: Any, located: Located) -> tuple[Obj | None, list[Problem]]:
     """One document to one typed object, or the problems with it (file:line: type[name].key)."""
+    obj, problems = _validate_document(data, located)
+    if located.via:  # made by a template: say which
+        problems = [dataclasses.replace(p, via=located.via) for p in problems]
+    return obj, problems
+
+
+def _is_object(data: Any) -> bool:
+    """An object document (or one too malformed to be anything else), not a template's call."""
+    return not isinstance(data, dict) or data.get("type") is None or str(data.get("type")) in MODELS
+
+
+def _validate_document(data: Any, located: Located) -> tuple[Obj | None, list[Problem]]:
     file = located.file
     if not isinstance(data, dict):
         return None, [
@@ -228,7 +252,7 @@ def _source_path(loc: Path_, data: dict[str, Any]) -> Path_:
 
 
 def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = ()) -> Scenario:
-    """Read, validate and merge scenario files; later files extend earlier ones.
+    """Read, expand, validate and merge scenario files; later files extend earlier ones.
 
     Raises ScenarioError listing every problem; nothing is ever half-loaded.
     """
@@ -236,7 +260,9 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
     scenario = Scenario(files=tuple(names))
     raw: dict[Key, dict[str, Any]] = {}
     problems: list[Problem] = []
+    docs: list[Doc] = []
     visiting: list[Path] = []
+    units = itertools.count()
 
     def load_file(name: str, base: Path | None, included_from: Problem | None) -> None:
         path = find_file(name, base, dirs)
@@ -252,6 +278,19 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
             )
             return
         path = path.resolve()
+        if path.is_dir():
+            files = directory_files(path)
+            if not files:
+                at = included_from or Problem(_display(path, near), 0, "", "")
+                problems.append(
+                    Problem(at.file, at.line, at.path, f"directory {path} has no .yaml or .yml file")
+                )
+            for file in files:
+                read_file(file, included_from)
+            return
+        read_file(path, included_from)
+
+    def read_file(path: Path, included_from: Problem | None) -> None:
         display = _display(path, near)
         if path in visiting:
             chain = " -> ".join(_display(p, near) for p in [*visiting, path])
@@ -259,10 +298,10 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
             problems.append(Problem(at.file, at.line, at.path, f"include cycle: {chain}"))
             return
         visiting.append(path)
-        docs, file_problems = read_documents(path, display)
+        found, file_problems = read_documents(path, display)
         problems.extend(file_problems)
-        in_this_file: dict[Key, int] = {}
-        for data, located in docs:
+        unit = next(units)
+        for data, located in found:
             if isinstance(data, dict) and set(data) == {"include"}:
                 includes = data["include"]
                 if isinstance(includes, str):
@@ -282,36 +321,41 @@ def load(names: Sequence[str], near: Path | None = None, dirs: Sequence[Path] = 
                     load_file(str(inc), path.parent, at)
                 continue
             if isinstance(data, list):  # a document may also be a list of objects
-                items = [
-                    (item, Located(located.file, _shift(located.lines, i), located.source))
+                docs.extend(
+                    Doc(item, Located(located.file, _shift(located.lines, i), located.source), unit)
                     for i, item in enumerate(data)
-                ]
+                )
             else:
-                items = [(data, located)]
-            for item, where in items:
-                obj, doc_problems = validate_document(item, where)
-                problems.extend(doc_problems)
-                if obj is None:
-                    continue
-                key = (obj.type, obj.name)
-                if key in in_this_file:
-                    problems.append(
-                        Problem(
-                            display,
-                            where.line(("name",)),
-                            describe(obj.type, obj.name, ("name",)),
-                            f"duplicate {obj.type} {obj.name!r} (first at line {in_this_file[key]}); "
-                            "merge the two or rename one",
-                        )
-                    )
-                    continue
-                in_this_file[key] = where.line(("name",))
-                assert isinstance(item, dict)
-                _merge(scenario, raw, key, item, where, problems)
+                docs.append(Doc(data, located, unit))
         visiting.pop()
 
     for name in names:
         load_file(name, near, None)
+    objects, expand_problems = expand(docs, _is_object)
+    problems.extend(expand_problems)
+    first_in_file: dict[tuple[int, Key], int] = {}
+    for doc in objects:
+        obj, doc_problems = validate_document(doc.data, doc.located)
+        problems.extend(doc_problems)
+        if obj is None:
+            continue
+        key = (obj.type, obj.name)
+        where = doc.located
+        if (doc.unit, key) in first_in_file:
+            problems.append(
+                Problem(
+                    where.file,
+                    where.line(("name",)),
+                    describe(obj.type, obj.name, ("name",)),
+                    f"duplicate {obj.type} {obj.name!r} (first at line {first_in_file[(doc.unit, key)]}); "
+                    "merge the two or rename one",
+                    where.via,
+                )
+            )
+            continue
+        first_in_file[(doc.unit, key)] = where.line(("name",))
+        assert isinstance(doc.data, dict)
+        _merge(scenario, raw, key, doc.data, where, problems)
     if not problems:
         problems.extend(check_references(scenario))
     if problems:

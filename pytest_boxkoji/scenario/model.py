@@ -27,10 +27,12 @@ class Problem:
     line: int
     path: str
     message: str
+    via: str = ""  # the templates that made the object, when a template made it
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return f"{text} ({self.via})" if self.via else text
 
 
 class ScenarioError(BoxKojiError):
@@ -49,6 +51,7 @@ class Located:
     lines: dict[Path_, int]
     source: Path | None = None  # the file itself, for paths written relative to it
     duplicates: list[Path_] = field(default_factory=list)  # keys written twice in one mapping
+    via: str = ""  # "made by template X (file:line)": the document came out of a template
 
     def line(self, path: Path_ = ()) -> int:
         while path and path not in self.lines:
@@ -71,10 +74,19 @@ class Scenario:
         return self.objects.get((kind, name))
 
     def where(self, key: Key, path: Path_ = ()) -> tuple[str, int]:
+        located = self.located(key, path)
+        return located.file, located.line(path)
+
+    def located(self, key: Key, path: Path_ = ()) -> Located:
         origins = self.origin[key]
         top = str(path[0]) if path else "name"
-        located = origins.get(top) or origins["name"]
-        return located.file, located.line(path)
+        # A name left out (the hub, a `multi` entry) has no position of its own: the object's has.
+        return origins.get(top) or origins.get("name") or next(iter(origins.values()))
+
+    def problem(self, key: Key, path: Path_, message: str) -> Problem:
+        """A problem with one object, at the place its key was written."""
+        located = self.located(key, path)
+        return Problem(located.file, located.line(path), describe(key[0], key[1], path), message, located.via)
 
     @property
     def digest(self) -> str:

@@ -1,7 +1,12 @@
-"""The scenario vocabulary: typed models close to koji-habitude's, so data moves between the two.
+"""The scenario vocabulary: koji-habitude 0.9's objects, so data moves between the two.
 
-Keys are spelled as in koji-habitude (``build-tag``, ``max-depth``, ``pkg-filter``); unknown
-keys and wrong types are errors.
+Keys are spelled as in koji-habitude (``build-tag``, ``max-depth``, ``pkg-filter``, ``locked``,
+``external-repos``) and its shorthands mean the same here; unknown keys and wrong types are errors
+(koji-habitude ignores unknown keys). This project's own extras: ``build``, ``policy``, ``hub``,
+``include``, external repos as inheritance links, ``krb-principals`` and ``certificate`` on users.
+
+koji-habitude's ``exact-*`` keys are accepted: they say what to remove from an object that already
+exists, and a scenario is always applied to the empty hub, so they change nothing here.
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ class Model(BaseModel):
 
 
 class Obj(Model):
-    """Every scenario object has a type and a name, unique per type."""
+    """Every scenario object has a type and a name, unique per type.
+
+    koji-habitude accepts a description on every object; Koji keeps it for permissions, channels,
+    hosts and archive types.
+    """
 
     type: str
     name: str = Field(min_length=1)
+    description: str | None = None
 
 
 def _names(value: Any) -> Any:
@@ -41,17 +51,24 @@ def _named(value: Any) -> Any:
     return value
 
 
+def _exact(key: str) -> Any:
+    """An `exact-*` flag of koji-habitude: accepted, nothing to remove on the empty hub."""
+    return Field(default=False, alias=key)
+
+
 class Permission(Obj):
     type: Literal["permission"]
-    description: str | None = None
 
 
 class Group(Obj):
     type: Literal["group"]
     permissions: list[str] = []
     enabled: bool = True
+    members: list[str] = []
+    exact_members: bool = _exact("exact-members")
+    exact_permissions: bool = _exact("exact-permissions")
 
-    _names = field_validator("permissions", mode="before")(_names)
+    _names = field_validator("permissions", "members", mode="before")(_names)
 
 
 class User(Obj):
@@ -61,13 +78,18 @@ class User(Obj):
     groups: list[str] = []
     krb_principals: list[str] = Field(default=[], alias="krb-principals")
     certificate: bool = False
+    exact_groups: bool = _exact("exact-groups")
+    exact_permissions: bool = _exact("exact-permissions")
 
     _names = field_validator("permissions", "groups", "krb_principals", mode="before")(_names)
 
 
 class Channel(Obj):
     type: Literal["channel"]
-    description: str | None = None
+    hosts: list[str] = []
+    exact_hosts: bool = _exact("exact-hosts")
+
+    _names = field_validator("hosts", mode="before")(_names)
 
 
 class Host(Obj):
@@ -75,8 +97,8 @@ class Host(Obj):
     arches: list[str] = Field(default=["x86_64"], min_length=1)
     capacity: float | None = Field(default=None, gt=0)
     enabled: bool = True
-    description: str | None = None
     channels: list[str] = []
+    exact_channels: bool = _exact("exact-channels")
 
     _names = field_validator("arches", "channels", mode="before")(_names)
 
@@ -93,10 +115,47 @@ class ExternalRepo(Obj):
         return value
 
 
+def _literal(name: Any) -> str:
+    # koji-habitude joins the names as they are; regex operators are escaped here, so that gtk+
+    # and libstdc++ match themselves (`.` and `-` stay, as koji-habitude writes them).
+    return re.sub(r"([\\^$*+?{}\[\]|()])", r"\\\1", str(name))
+
+
+def _numbered(value: Any) -> Any:
+    """koji-habitude's shorthand for parents and external repos: "a" or ["a", "b"] or items
+    without a priority; the next free priority is the next multiple of 10 above those used."""
+    if isinstance(value, str):
+        return [{"name": value, "priority": 0}]
+    if not isinstance(value, list):
+        return value
+    items: list[Any] = []
+    used: set[int] = set()
+    priority = 0
+    for item in value:
+        if isinstance(item, str):
+            items.append({"name": item, "priority": priority})
+            used.add(priority)
+            priority += 10
+        elif isinstance(item, dict):
+            item = dict(item)  # the raw document is kept for merging: never changed in place
+            priority = item.setdefault("priority", priority)
+            if not isinstance(priority, int) or isinstance(priority, bool):
+                items.append(item)  # validation says what is wrong with it
+                priority = max(used, default=0)
+            else:
+                used.add(priority)
+                items.append(item)
+                priority = max(used)
+            priority += 10 - priority % 10
+        else:
+            items.append(item)
+    return items
+
+
 class InheritanceLink(Model):
     name: str = Field(validation_alias=AliasChoices("name", "parent"))
     priority: int = Field(ge=0)
-    type: Literal["tag", "external-repo"] = "tag"
+    type: Literal["tag", "external-repo"] = "tag"  # this project's way to link an external repo
     max_depth: int | None = Field(default=None, alias="max-depth", ge=0)
     no_config: bool = Field(default=False, alias="no-config")
     pkg_filter: str = Field(default="", alias="pkg-filter")
@@ -106,9 +165,8 @@ class InheritanceLink(Model):
     @field_validator("pkg_filter", mode="before")
     @classmethod
     def _filter_list(cls, value: Any) -> Any:
-        # A list names packages literally: gtk+ and libstdc++ must not become regex operators.
         if isinstance(value, list):
-            return f"^({'|'.join(re.escape(str(v)) for v in value)})$"
+            return f"^({'|'.join(_literal(v) for v in value)})$"
         return value
 
     @field_validator("pkg_filter")
@@ -119,6 +177,17 @@ class InheritanceLink(Model):
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return value
+
+
+class ExternalRepoLink(Model):
+    """An entry of a tag's `external-repos` (koji-habitude's form)."""
+
+    name: str
+    priority: int = Field(ge=0)
+    arches: list[str] | None = None
+    merge_mode: Literal["koji", "simple", "bare"] = Field(default="koji", alias="merge-mode")
+
+    _names = field_validator("arches", mode="before")(_names)
 
 
 class TagPackage(Model):
@@ -133,6 +202,8 @@ class TagPackage(Model):
 class GroupPackage(Model):
     name: str
     blocked: bool = False
+    # koji-habitude's group entries carry a type; 0.9 adds every entry as a package.
+    type: Literal["package"] = "package"
 
 
 class TagGroup(Model):
@@ -140,6 +211,7 @@ class TagGroup(Model):
     description: str | None = None
     blocked: bool = False
     packages: list[GroupPackage] = []
+    exact_packages: bool = _exact("exact-packages")
 
     _named = field_validator("packages", mode="before")(_named)
 
@@ -147,27 +219,30 @@ class TagGroup(Model):
 class Tag(Obj):
     type: Literal["tag"]
     arches: list[str] = []
-    lock: bool = False
+    lock: bool = Field(default=False, validation_alias=AliasChoices("lock", "locked"))
     permission: str | None = None
     maven_support: bool = Field(default=False, alias="maven-support")
     maven_include_all: bool = Field(default=False, alias="maven-include-all")
     extras: dict[str, Any] = {}
+    blocked_extras: list[str] = Field(default=[], alias="blocked-extras")
     inheritance: list[InheritanceLink] = []
+    external_repos: list[ExternalRepoLink] = Field(default=[], alias="external-repos")
     packages: list[TagPackage] = []
     groups: list[TagGroup] = []
+    exact_extras: bool = _exact("exact-extras")
+    exact_groups: bool = _exact("exact-groups")
+    exact_packages: bool = _exact("exact-packages")
 
-    _names = field_validator("arches", mode="before")(_names)
+    _names = field_validator("arches", "blocked_extras", mode="before")(_names)
     _named = field_validator("packages", mode="before")(_named)
+    _numbered = field_validator("inheritance", "external_repos", mode="before")(_numbered)
 
-    @field_validator("inheritance", mode="before")
+    @field_validator("packages")
     @classmethod
-    def _simple_inheritance(cls, value: Any) -> Any:
-        # "parent" or ["a", "b"]: priorities 0, 10, 20... as in koji-habitude.
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [{"name": v, "priority": 10 * i} if isinstance(v, str) else v for i, v in enumerate(value)]
-        return value
+    def _last_wins(cls, value: list[TagPackage]) -> list[TagPackage]:
+        # As koji-habitude: a package listed again overrides the earlier entry (a template can
+        # merge a list with one that blocks some of its packages).
+        return list({p.name: p for p in value}.values())
 
     @field_validator("groups", mode="before")
     @classmethod
@@ -179,6 +254,17 @@ class Tag(Obj):
             ]
         return _named(value)
 
+    def external_repo_links(self) -> list[ExternalRepoLink]:
+        """Both ways of linking an external repo: `external-repos` and inheritance entries."""
+        links = [
+            ExternalRepoLink.model_validate(
+                {"name": x.name, "priority": x.priority, "merge-mode": x.merge_mode or "koji"}
+            )
+            for x in self.inheritance
+            if x.type == "external-repo"
+        ]
+        return links + list(self.external_repos)
+
 
 class Target(Obj):
     type: Literal["target"]
@@ -189,21 +275,32 @@ class Target(Obj):
 class ContentGenerator(Obj):
     type: Literal["content-generator"]
     users: list[str] = []
+    exact_users: bool = _exact("exact-users")
 
     _names = field_validator("users", mode="before")(_names)
 
 
 class BType(Obj):
-    type: Literal["btype"]
+    type: Literal["btype", "build-type"]  # build-type: koji-habitude's name for it
+
+    @field_validator("type")
+    @classmethod
+    def _one_kind(cls, value: str) -> str:
+        return "btype"
 
 
 class ArchiveType(Obj):
     type: Literal["archive-type"]
     extensions: list[str] = Field(min_length=1)
-    description: str = ""
     compression_type: Literal["zip", "tar"] | None = Field(default=None, alias="compression-type")
 
     _names = field_validator("extensions", mode="before")(_names)
+
+    @field_validator("extensions")
+    @classmethod
+    def _no_dots(cls, value: list[str]) -> list[str]:
+        # As koji-habitude: ".jar" is "jar", and an extension listed twice counts once.
+        return list(dict.fromkeys(v.lstrip(".") for v in value))
 
 
 class Build(Obj):
@@ -266,7 +363,7 @@ class HubSettings(Obj):
 
 
 MODELS: dict[str, type[Obj]] = {
-    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
+    kind: m
     for m in (
         Permission,
         Group,
@@ -283,6 +380,7 @@ MODELS: dict[str, type[Obj]] = {
         Policy,
         HubSettings,
     )
+    for kind in m.model_fields["type"].annotation.__args__  # type: ignore[union-attr]
 }
 
 # What an empty Koji 1.35 hub already has (its schema inserts them).

@@ -68,8 +68,7 @@ class ScenarioStates:
             return self.applied.get(name) or Applied(scenario, {}, self.accounts)
         self.state.restore(EMPTY)
         try:
-            realm = self.graph.get("kdc").realm
-            ids = applier.apply(scenario, self.accounts.admin_session(), realm, self.graph.config.cache_dir)
+            ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir)
         except koji.GenericError as exc:
             # Half applied: back to the empty hub, so that "nothing changed" holds here too.
             self.state.restore(EMPTY)

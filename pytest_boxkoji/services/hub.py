@@ -5,47 +5,64 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pytest_boxkoji import clients, hostprogs, progress
-from pytest_boxkoji.coverage.data import APP as COVERAGE_APP
-from pytest_boxkoji.coverage.data import HubCoverage
+from pytest_boxkoji import clients, progress
+from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
-from pytest_boxkoji.services import Service, hub_config
+from pytest_boxkoji.services import Service, apache, hub_config
 from pytest_boxkoji.services.hub_config import HubConfig
+
+WEB_IDENTITY = "kojiweb"  # kojiweb's user name, principal and certificate CN at the hub
+PROXY_TOKEN = "proxy-token"  # orch's name for the secret nginx proves itself with
 
 
 class Hub:
-    """The running hub: its configuration, service, coverage and the test process's koji profile."""
+    """The running hub (or hubs, --boxkoji-hubs, sharing one database and topdir): their
+    configuration and services, coverage, and the test process's koji profile."""
 
     def __init__(
         self,
-        settings: HubConfig,
-        service: Service,
+        hubs: list[tuple[HubConfig, Service]],
         runtime: Runtime,
         koji_config: Path,
-        coverage: HubCoverage | None,
+        coverage: KojiCoverage | None,
         calls_log: Path | None = None,
     ) -> None:
-        self.settings = settings
-        self.service = service
+        self.hubs = hubs
         self.runtime = runtime
         self.koji_config = koji_config
         self.coverage = coverage
         self.calls_log = calls_log  # every call the hub served, one line each (hubcalls/)
 
+    @property
+    def settings(self) -> HubConfig:
+        """The first hub's: the one clients reach directly (the proxy reaches them all)."""
+        return self.hubs[0][0]
+
+    @property
+    def service(self) -> Service:
+        return self.hubs[0][1]
+
+    def named_settings(self) -> list[tuple[str, HubConfig]]:
+        return [(service.name, settings) for settings, service in self.hubs]
+
     def reconfigure(self, extra_settings: dict[str, str], policy: str) -> bool:
-        """Rewrite hub.conf with these settings and policy; reload the hub when it changed."""
-        new = dataclasses.replace(self.settings, extra_settings=tuple(extra_settings.items()), policy=policy)
-        self.settings = new
-        if not hub_config.write_hub_conf(new):
-            return False
-        with progress.phase("reloading the hub"):
-            self.runtime.restart(self.service)
-        return True
+        """Rewrite hub.conf with these settings and policy; reload the hubs when it changed."""
+        changed = False
+        for index, (settings, service) in enumerate(self.hubs):
+            new = dataclasses.replace(settings, extra_settings=tuple(extra_settings.items()), policy=policy)
+            self.hubs[index] = (new, service)
+            changed = hub_config.write_hub_conf(new) or changed
+        if changed:
+            with progress.phase("reloading the hub"):
+                for _, service in self.hubs:
+                    self.runtime.restart(service)
+        return changed
 
 
 def credentials(context: Context) -> tuple[Credential, Credential]:
@@ -60,8 +77,8 @@ def start(context: Context) -> Hub:
     source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
     cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
-    endpoint = runtime.endpoint("hub", 8443)
-    tools = runtime.tools("hub", hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
+    endpoint, proxied = runtime.endpoint("hub", 8443), runtime.endpoint("hub", 8080)
+    tools = runtime.tools("hub", *apache.PROGRAMS)
     runtime.mount(source.path)
     settings = HubConfig(
         directory=workspace.directory / "hub",
@@ -78,30 +95,44 @@ def start(context: Context) -> Hub:
         db_host=cluster.endpoint.host,
         db_port=cluster.endpoint.port,
         topdir=workspace.directory / "topdir",
-        proxy_principals=f"HTTP/localhost@{orch.realm.realm}",
-        proxy_dns=orch.ca.subject_dn("kojiweb"),
+        proxied=proxied,
+        proxy_token=orch.checkout(PROXY_TOKEN, "password", holder="proxy").password,
+        # kojiweb logs its users in (services/web.py): by keytab, or by certificate.
+        proxy_principals=f"{WEB_IDENTITY}@{orch.realm.realm}",
+        proxy_dns=orch.ca.subject_dn(WEB_IDENTITY),
     )
     env = dict(orch.realm.env)
-    coverage = None
-    if context.config.cov_hub:
-        # Our wrapper app around Koji's, copied where the hub's user can read it.
-        coverage = HubCoverage(workspace.directory / "coverage", source.path)
-        app = _copy_app(COVERAGE_APP, settings.directory / "app")
+    coverage: KojiCoverage | None = context.parts["coverage"]
+    if coverage is not None and coverage.measures("hub"):
+        script = source.path / "kojihub" / "app" / "kojiapp.py"
+        app, cov_env = coverage.prepare("hub", script, settings.directory / "app", workspace.owner)
         settings = dataclasses.replace(settings, app=app)
-        env.update(coverage.prepare(workspace.owner))
+        env.update(cov_env)
     calls_log = None
     if context.config.record_hub_calls:
-        # Records every call, then serves the app chosen so far (Koji's, or coverage's).
+        # Records every call, then serves the app chosen so far (Koji's, or coverage's). Every
+        # hub (--boxkoji-hubs) appends to the first one's file.
         calls_log = settings.directory / "logs" / "calls.tsv"
         if settings.app is not None:
             env["BOXKOJI_HUB_INNER_APP"] = str(settings.app)
         env["BOXKOJI_HUB_CALLS"] = str(calls_log)
         app = _copy_app(CALLS_APP, settings.directory / "app")
         settings = dataclasses.replace(settings, app=app)
-    service = hub_config.service(settings, env)
-    workspace.chown(settings.directory)
+    hubs = [(settings, hub_config.service(settings, env))]
+    for number in range(2, context.config.hubs + 1):  # more hubs: the same but their ports and files
+        name = f"hub-{number}"
+        extra = dataclasses.replace(
+            settings,
+            directory=workspace.directory / name,
+            endpoint=runtime.endpoint(name, 8443),
+            proxied=runtime.endpoint(name, 8080),
+        )
+        hubs.append((extra, hub_config.service(extra, env, name)))
     workspace.chown(settings.topdir)
-    context.start_service(service)
+    for each, _ in hubs:
+        workspace.chown(each.directory)
+    with ThreadPoolExecutor(max_workers=len(hubs), thread_name_prefix="boxkoji-hub") as pool:
+        list(pool.map(context.start_service, [service for _, service in hubs]))
     koji_config = clients.write_profile(
         workspace.directory / "koji.conf",
         settings.url,
@@ -110,7 +141,7 @@ def start(context: Context) -> Hub:
         settings.topdir,
         orch.ca_file,
     )
-    return Hub(settings, service, runtime, koji_config, coverage, calls_log)
+    return Hub(hubs, runtime, koji_config, coverage, calls_log)
 
 
 def _copy_app(app: Path, directory: Path) -> Path:
@@ -123,4 +154,4 @@ def _copy_app(app: Path, directory: Path) -> Path:
 
 
 CREDENTIALS = Part("hub-credentials", ("orch",), credentials)
-PART = Part("hub", ("source", "orch", "hub-credentials", "postgres", "python"), start)
+PART = Part("hub", ("source", "orch", "hub-credentials", "postgres", "python", "coverage"), start)

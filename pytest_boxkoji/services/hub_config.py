@@ -3,36 +3,15 @@ mod_auth_gssapi running Koji's own kojihub), its service, readiness and in-place
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import koji
-import psutil
 
-from pytest_boxkoji import hostprogs
-from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service
+from pytest_boxkoji.services import Check, Service, apache
 from pytest_boxkoji.templates import render
 
-# (module name, file): loaded when the file exists (Debian compiles some in, Fedora does not).
-MODULES = (
-    ("mpm_event_module", "mod_mpm_event.so"),
-    ("unixd_module", "mod_unixd.so"),
-    ("log_config_module", "mod_log_config.so"),
-    ("authn_core_module", "mod_authn_core.so"),
-    ("authz_core_module", "mod_authz_core.so"),
-    ("authz_user_module", "mod_authz_user.so"),
-    ("alias_module", "mod_alias.so"),
-    ("env_module", "mod_env.so"),
-    ("autoindex_module", "mod_autoindex.so"),
-    ("socache_shmcb_module", "mod_socache_shmcb.so"),
-    ("ssl_module", "mod_ssl.so"),
-    ("auth_gssapi_module", "mod_auth_gssapi.so"),
-)
 TOPDIR_PARTS = ("packages", "repos", "repos-dist", "work", "scratch", "images", "vol")
 HOSTNAMES = ("localhost", "127.0.0.1", "hub.koji.box")
 DAEMON_NAME = "boxkoji-hub"
@@ -56,6 +35,8 @@ class HubConfig:
     db_host: str
     db_port: int
     topdir: Path
+    proxied: Endpoint  # plain HTTP for the proxy (nginx), which terminates TLS in front
+    proxy_token: str  # what the proxy sends to be served there
     proxy_principals: str = ""
     proxy_dns: str = ""
     processes: int = 1
@@ -87,48 +68,39 @@ class HubConfig:
         return f"https://{self.endpoint.host}:{self.endpoint.port}/kojifiles"
 
 
-def modules_dir(tools: Tools) -> Path:
-    return Path(tools.path(hostprogs.MOD_SSL)).parent
-
-
 def configure(settings: HubConfig) -> Path:
     """Write hub.conf and httpd.conf under settings.directory; return httpd.conf's path."""
-    conf, run, logs = (settings.directory / part for part in ("conf", "run", "logs"))
-    for path in (conf, conf / "hub.conf.d", run, logs, settings.topdir):
+    conf = settings.directory / "conf"
+    values = apache.common(
+        settings.tools,
+        settings.directory,
+        purpose="Apache serving the Koji hub over HTTPS",
+        bind=settings.endpoint.bind,
+        port=settings.endpoint.port,
+        proxied_port=settings.proxied.port,
+        proxy_token=settings.proxy_token,
+        mod_wsgi=settings.mod_wsgi,
+        python_home=settings.python_home,
+        koji_src=settings.koji_src,
+        app=settings.app or settings.koji_src / "kojihub" / "app" / "kojiapp.py",
+        processes=settings.processes,
+        daemon_name=DAEMON_NAME,
+        threads=settings.threads,
+        cert=settings.cert,
+        key=settings.key,
+        ca=settings.ca,
+        keytab=settings.keytab,
+        hub_conf=conf / "hub.conf",
+        hub_conf_d=conf / "hub.conf.d",
+        topdir=settings.topdir,
+    )
+    for path in (conf / "hub.conf.d", settings.topdir):
         path.mkdir(parents=True, exist_ok=True)
     for part in TOPDIR_PARTS:
         (settings.topdir / part).mkdir(exist_ok=True)
-    mods = modules_dir(settings.tools)
-    tools = settings.tools
     write_hub_conf(settings)
     httpd_conf = conf / "httpd.conf"
-    httpd_conf.write_text(
-        render(
-            "httpd.conf",
-            run_dir=run,
-            log_dir=logs,
-            bind=settings.endpoint.bind,
-            port=settings.endpoint.port,
-            user=None,
-            group=None,
-            modules=[(name, file) for name, file in MODULES if tools.has_file(mods / file)],
-            modules_dir=mods,
-            mod_wsgi=settings.mod_wsgi,
-            python_home=settings.python_home,
-            koji_src=settings.koji_src,
-            app=settings.app or settings.koji_src / "kojihub" / "app" / "kojiapp.py",
-            processes=settings.processes,
-            daemon_name=DAEMON_NAME,
-            threads=settings.threads,
-            cert=settings.cert,
-            key=settings.key,
-            ca=settings.ca,
-            keytab=settings.keytab,
-            hub_conf=conf / "hub.conf",
-            hub_conf_d=conf / "hub.conf.d",
-            topdir=settings.topdir,
-        )
-    )
+    httpd_conf.write_text(render("hub-httpd.conf", **values))
     return httpd_conf
 
 
@@ -146,6 +118,8 @@ def hub_settings(settings: HubConfig) -> dict[str, str]:
         # Web and workers log in through these (their users and credentials come with them).
         "ProxyPrincipals": settings.proxy_principals,
         "ProxyDNs": settings.proxy_dns,
+        # Users log in to the web by Kerberos or certificate, whichever way the web logs in itself.
+        "AllowProxyAuthType": "On",
         "HostPrincipalFormat": f"compile/%s@{settings.realm}",
         "KojiWebURL": f"https://localhost:{settings.endpoint.client_port}/koji",
         "DisableNotifications": "True",
@@ -180,47 +154,17 @@ def answers(settings: HubConfig) -> bool:
         session.rsession.close() if session.rsession else None
 
 
-def service(settings: HubConfig, env: dict[str, str]) -> Service:
+def service(settings: HubConfig, env: dict[str, str], name: str = "hub") -> Service:
     httpd_conf = configure(settings)
     run = settings.directory / "run"
     return Service(
-        name="hub",
-        command=[settings.tools.path(hostprogs.APACHE), "-f", str(httpd_conf), "-DFOREGROUND"],
+        name=name,
+        command=apache.command(settings.tools, httpd_conf),
         ready=Check("getAPIVersion over HTTPS, the certificate checked", lambda: answers(settings)),
         log=settings.directory / "logs" / "httpd.stdout.log",
         extra_logs=(settings.directory / "logs" / "httpd-error.log",),
         env={**env, "KRB5RCACHEDIR": str(run), "LANG": "C.UTF-8", "HOME": str(run)},
         deadline=60,
         image="hub",
-        reload=lambda pid: restart_application(pid, settings),
+        reload=lambda pid: apache.restart_daemons(pid, DAEMON_NAME, lambda: answers(settings)),
     )
-
-
-def restart_application(apache_pid: int, settings: HubConfig, deadline: float = 30) -> None:
-    """Restart the hub's mod_wsgi daemon so that it reads hub.conf again (Apache stays up)."""
-    parent = psutil.Process(apache_pid)
-    old = set(_daemons(parent))
-    for pid in old:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            psutil.Process(pid).send_signal(signal.SIGINT)
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        fresh = [pid for pid in _daemons(parent) if pid not in old]
-        if fresh:
-            with contextlib.suppress(Exception):
-                if answers(settings):
-                    return
-        time.sleep(0.05)
-    raise ServiceStartError(
-        f"the hub did not come back within {deadline:.0f} s after reloading its configuration"
-    )
-
-
-def _daemons(apache: psutil.Process) -> list[int]:
-    """Process ids of the hub's live mod_wsgi daemons (display-name marks them)."""
-    found = []
-    for child in apache.children():
-        with contextlib.suppress(psutil.Error):  # exiting or zombie: not a live daemon
-            if child.status() != psutil.STATUS_ZOMBIE and DAEMON_NAME in " ".join(child.cmdline()):
-                found.append(child.pid)
-    return found

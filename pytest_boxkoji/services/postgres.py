@@ -113,7 +113,6 @@ class Cluster:
         )
 
 
-
 def template_key(cluster: Cluster, schema: Path, realm: str, owner_uid: int) -> str:
     digest = hashlib.sha256()
     for part in (

@@ -30,8 +30,16 @@ def test_a_containers_session_leaves_nothing_behind(pytester, shared_tmp, child_
     record = shared_tmp / "record.json"
     monkeypatch.setenv("RECORD", str(record))
     pytester.makepyfile(test_record=SESSION)
-    result = pytester.run(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--boxkoji",
-                          "--boxkoji-runtime=containers", "-q")
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--boxkoji",
+        "--boxkoji-runtime=containers",
+        "-q",
+    )
     assert result.ret == 0, result.outlines
     info = json.loads(record.read_text())
     assert any(name.endswith("-kdc") for name in info["resources"])  # it ran in a container
@@ -59,7 +67,9 @@ def test_the_sweep_removes_what_a_crashed_session_left(cache_dir):
 
 
 def no_build(images, monkeypatch):
-    monkeypatch.setattr(images, "_build", lambda *args: pytest.fail(f"rebuilt {args[1]} with unchanged inputs"))
+    monkeypatch.setattr(
+        images, "_build", lambda *args: pytest.fail(f"rebuilt {args[1]} with unchanged inputs")
+    )
     return images
 
 

@@ -45,7 +45,7 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*Koji hub coverage (--cov-hub)*", "Koji source: *", "kojihub/kojihub.py *", "TOTAL *"]
+        ["*Koji coverage (--cov-hub, --cov-web)*", "Koji source: *", "kojihub/kojihub.py *", "TOTAL *"]
     )
     data = hub_file(json.loads((pytester.path / "hub.json").read_text()), koji_source_path)
     kojihub = koji_source_path / "kojihub" / "kojihub.py"
@@ -64,13 +64,15 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     assert (pytester.path / ".coverage-hub").exists()
 
 
-def test_report_survives_a_failing_test_and_fail_under_fails_the_run(pytester, koji_source_path, child_env, run):
+def test_report_survives_a_failing_test_and_fail_under_fails_the_run(
+    pytester, koji_source_path, child_env, run
+):
     pytester.makepyfile(
         test_hub=TESTS + "\ndef test_fails(koji_admin):\n    koji_admin.createTag('x')\n    assert False\n"
     )
     result = run(pytester, koji_source_path, "--cov-hub", "--cov-hub-report=term", "--cov-hub-fail-under=99")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["TOTAL *", "FAIL Required hub coverage of 99.0% not reached. Total: *"])
+    result.stdout.fnmatch_lines(["TOTAL *", "FAIL Required Koji coverage of 99.0% not reached. Total: *"])
     pytester.makepyfile(test_hub=TESTS)
     passing = run(pytester, koji_source_path, "--cov-hub", "--cov-hub-fail-under=99")
     passing.assert_outcomes(passed=2)
@@ -99,5 +101,37 @@ def test_pytest_cov_measures_the_test_process_undisturbed(pytester, koji_source_
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["*mytool.py * 100%*", "*Koji hub coverage (--cov-hub)*", "kojihub/kojihub.py *"]
+        ["*mytool.py * 100%*", "*Koji coverage (--cov-hub, --cov-web)*", "kojihub/kojihub.py *"]
     )
+
+
+WEB_TESTS = """
+import requests
+
+def test_tag_page(web, koji_admin):
+    tag = koji_admin.createTag("web-covered")
+    response = requests.get(f"{web.url}/taginfo?tagID={tag}", verify=str(web.ca))
+    assert response.status_code == 200 and "web-covered" in response.text
+"""
+
+
+def test_cov_web_reports_kojiweb_lines_with_test_contexts(pytester, koji_source_path, child_env, run):
+    pytester.makepyfile(test_web=WEB_TESTS)
+    result = run(pytester, koji_source_path, "--cov-web", "--cov-hub-report=json:web.json")
+    result.assert_outcomes(passed=1)
+    files = json.loads((pytester.path / "web.json").read_text())["files"]
+    index = files[str(koji_source_path / "www" / "kojiweb" / "index.py")]
+    taginfo = function_lines(koji_source_path / "www" / "kojiweb" / "index.py", "taginfo")
+    assert taginfo & set(index["executed_lines"])
+    run_contexts = {ctx for line in taginfo for ctx in index["contexts"].get(str(line), [])}
+    assert "test_web.py::test_tag_page|run" in run_contexts
+    assert not any(name.startswith(str(koji_source_path / "kojihub")) for name in files)  # only the web
+
+
+def test_cov_koji_measures_the_hub_and_the_web(pytester, koji_source_path, child_env, run):
+    pytester.makepyfile(test_web=WEB_TESTS)
+    result = run(pytester, koji_source_path, "--cov-koji", "--cov-hub-report=json:koji.json")
+    result.assert_outcomes(passed=1)
+    files = json.loads((pytester.path / "koji.json").read_text())["files"]
+    assert str(koji_source_path / "www" / "kojiweb" / "index.py") in files
+    assert hub_file({"files": files}, koji_source_path)["summary"]["covered_lines"] > 0

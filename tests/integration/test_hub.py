@@ -73,7 +73,9 @@ def test_koji_import_through_the_cli(koji_cli, koji_admin, boxkoji):
     from pytest_boxkoji.scenario.rpms import make_rpms
     from pytest_boxkoji.scenario.schema import Build
 
-    rpms = make_rpms(Build(type="build", name="cli-import-1.0-1", arches=["noarch"]), boxkoji.config.cache_dir)
+    rpms = make_rpms(
+        Build(type="build", name="cli-import-1.0-1", arches=["noarch"]), boxkoji.config.cache_dir
+    )
     done = koji_cli("import", *map(str, rpms), user="kojiadmin")
     assert done.returncode == 0, done.stderr
     build = koji_admin.getBuild("cli-import-1.0-1")

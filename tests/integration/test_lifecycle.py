@@ -171,10 +171,14 @@ def test_two_sessions_side_by_side(pytester, fake_koji, shared_tmp, child_env):
     assert infos[0]["dir"] != infos[1]["dir"]
 
 
-def test_the_next_session_stops_what_a_killed_session_left(pytester, fake_koji, shared_tmp, child_env, monkeypatch):
+def test_the_next_session_stops_what_a_killed_session_left(
+    pytester, fake_koji, shared_tmp, child_env, monkeypatch
+):
     record = shared_tmp / "record.json"
     monkeypatch.setenv("RECORD", str(record))
-    pytester.makepyfile(test_record=RECORD_PIDS.format(extra="") + "    os.kill(os.getpid(), 9)  # no teardown at all\n")
+    pytester.makepyfile(
+        test_record=RECORD_PIDS.format(extra="") + "    os.kill(os.getpid(), 9)  # no teardown at all\n"
+    )
     result = pytester.run(*pytest_command(fake_koji, shared_tmp / "cache"))
     assert result.ret == -9
     info = json.loads(record.read_text())

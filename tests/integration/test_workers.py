@@ -17,7 +17,11 @@ def wait_task(session, task_id, timeout=120):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         info = session.getTaskInfo(task_id)
-        if info["state"] in (koji.TASK_STATES["CLOSED"], koji.TASK_STATES["FAILED"], koji.TASK_STATES["CANCELED"]):
+        if info["state"] in (
+            koji.TASK_STATES["CLOSED"],
+            koji.TASK_STATES["FAILED"],
+            koji.TASK_STATES["CANCELED"],
+        ):
             return info
         time.sleep(0.2)
     raise AssertionError(f"task {task_id} still {info['state']} after {timeout} s")
@@ -26,10 +30,17 @@ def wait_task(session, task_id, timeout=120):
 def primary_packages(repo_dir):
     repomd = ET.parse(repo_dir / "repodata" / "repomd.xml").getroot()
     ns = {"r": "http://linux.duke.edu/metadata/repo"}
-    (location,) = [d.find("r:location", ns).get("href") for d in repomd.findall("r:data", ns) if d.get("type") == "primary"]
+    (location,) = [
+        d.find("r:location", ns).get("href")
+        for d in repomd.findall("r:data", ns)
+        if d.get("type") == "primary"
+    ]
     primary = ET.fromstring(gzip.decompress((repo_dir / location).read_bytes()))
     common = {"c": "http://linux.duke.edu/metadata/common"}
-    return {p.find("c:name", common).text: p.find("c:arch", common).text for p in primary.findall("c:package", common)}
+    return {
+        p.find("c:name", common).text: p.find("c:arch", common).text
+        for p in primary.findall("c:package", common)
+    }
 
 
 def test_builders_are_registered_and_ready(workers, koji_admin):
@@ -42,11 +53,15 @@ def test_builders_are_registered_and_ready(workers, koji_admin):
 
 def test_built_rpm_lands_in_the_repo_kojid_writes(workers, koji_admin, koji_build_factory, koji_cli, boxkoji):
     koji_admin.createTag("repo-build", arches="x86_64")
-    build = koji_build_factory("boxhello", "1.0", "1", arches=("noarch", "x86_64"), requires=("bash",), tag="repo-build")
+    build = koji_build_factory(
+        "boxhello", "1.0", "1", arches=("noarch", "x86_64"), requires=("bash",), tag="repo-build"
+    )
     assert koji_admin.listTagged("repo-build")[0]["nvr"] == build["nvr"] == "boxhello-1.0-1"
     regen = koji_cli("regen-repo", "--nowait", "repo-build", user="kojiadmin")
     assert regen.returncode == 0, regen.stderr
-    waited = koji_cli("wait-repo", "repo-build", "--request", "--build", build["nvr"], "--timeout", "2", user="kojiadmin")
+    waited = koji_cli(
+        "wait-repo", "repo-build", "--request", "--build", build["nvr"], "--timeout", "2", user="kojiadmin"
+    )
     assert waited.returncode == 0, waited.stdout + waited.stderr
     repo = koji_admin.getRepo("repo-build")
     repo_dir = boxkoji.topdir / "repos" / "repo-build" / str(repo["id"]) / "x86_64"
@@ -59,7 +74,9 @@ def test_built_rpm_lands_in_the_repo_kojid_writes(workers, koji_admin, koji_buil
 def test_dist_repo_of_unsigned_rpms(workers, koji_admin, koji_build_factory, koji_cli, boxkoji):
     koji_admin.createTag("dist-tag", arches="x86_64")
     koji_build_factory("boxdist", "3.0", "1", arches=("x86_64",), requires=("bash",), tag="dist-tag")
-    done = koji_cli("dist-repo", "dist-tag", "deadbeef", "--allow-missing-signatures", "--wait", user="kojiadmin")
+    done = koji_cli(
+        "dist-repo", "dist-tag", "deadbeef", "--allow-missing-signatures", "--wait", user="kojiadmin"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     repo = koji_admin.getRepo("dist-tag", dist=True)
     repo_dir = boxkoji.topdir / "repos-dist" / "dist-tag" / str(repo["id"]) / "x86_64"
@@ -110,10 +127,14 @@ def test_tasks_are_routed_by_channel(workers, koji_admin):
 
 
 def test_a_mock_build_fails_saying_why(workers, koji_admin, koji_build_factory):
-    task_id = koji_admin.makeTask("buildArch", ["work/nothing.src.rpm", "dist-build", "x86_64", False], arch="x86_64")
+    task_id = koji_admin.makeTask(
+        "buildArch", ["work/nothing.src.rpm", "dist-build", "x86_64", False], arch="x86_64"
+    )
     info = wait_task(koji_admin, task_id)
     assert info["state"] == koji.TASK_STATES["FAILED"]
-    with pytest.raises(koji.BuildError, match=r"buildArch task \d+: this builder has no mock \(Debian does not package it\)"):
+    with pytest.raises(
+        koji.BuildError, match=r"buildArch task \d+: this builder has no mock \(Debian does not package it\)"
+    ):
         koji_admin.getTaskResult(task_id)
 
 

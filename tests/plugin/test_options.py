@@ -97,7 +97,10 @@ def test_help_lists_every_option(pytester):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--cov-hub-report=pdf"], "*--cov-hub-report=pdf: unknown report; use one of term, term-missing, html, xml, json*"),
+        (
+            ["--cov-hub-report=pdf"],
+            "*--cov-hub-report=pdf: unknown report; use one of term, term-missing, html, xml, json*",
+        ),
         (["--cov-hub-report=term:out.txt"], "*--cov-hub-report=term:out.txt: term takes no path*"),
         (["--cov-hub-fail-under=most"], "*--cov-hub-fail-under='most': not a number*"),
     ],
@@ -142,7 +145,9 @@ def test_workers_option(pytester, monkeypatch):
     pytester.runpytest("-s").stdout.fnmatch_lines(["*WORKERS 0*"])
     result = pytester.runpytest("--boxkoji-workers=many")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--boxkoji-workers='many': the number of builders must be a whole number >= 0*"])
+    result.stderr.fnmatch_lines(
+        ["*--boxkoji-workers='many': the number of builders must be a whole number >= 0*"]
+    )
 
 
 def test_container_options(pytester, monkeypatch):

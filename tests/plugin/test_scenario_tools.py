@@ -63,7 +63,12 @@ def test_scenario_dirs_option_is_searched(pytester):
 def test_boxkoji_command(tmp_path, content, code):
     (tmp_path / "s.yaml").write_text(content)
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "boxkoji"), "scenario", "validate", "s.yaml"],  # the installed command
+        [
+            str(Path(sys.executable).parent / "boxkoji"),
+            "scenario",
+            "validate",
+            "s.yaml",
+        ],  # the installed command
         cwd=tmp_path,
         capture_output=True,
         text=True,

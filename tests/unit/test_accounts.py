@@ -40,14 +40,22 @@ class FakeOrch:
 class FakeAdmin:
     def __init__(self) -> None:
         self.users = {ADMIN}
+        self.principals: dict[str, list[str]] = {}
         self.created: list[tuple[str, str]] = []
+        self.mapped: list[tuple[str, str | None]] = []
 
-    def getUser(self, name: str) -> dict[str, str] | None:  # noqa: N802 (Koji's API)
-        return {"name": name} if name in self.users else None
+    def getUser(self, name: str) -> dict[str, object] | None:  # noqa: N802 (Koji's API)
+        return {"name": name, "krb_principals": self.principals.get(name, [])} if name in self.users else None
 
     def createUser(self, name: str, krb_principal: str) -> None:  # noqa: N802
         self.users.add(name)
+        self.principals[name] = [krb_principal]
         self.created.append((name, krb_principal))
+
+    def editUser(self, name: str, krb_principal_mappings: list[dict[str, str | None]]) -> None:  # noqa: N802
+        for mapping in krb_principal_mappings:
+            self.principals.setdefault(name, []).append(str(mapping["new"]))
+            self.mapped.append((name, mapping["new"]))
 
 
 class FakeCursor:
@@ -75,7 +83,9 @@ class FakeConnection(FakeCursor):
 @pytest.fixture
 def world(monkeypatch):
     orch, admin, sql = FakeOrch(), FakeAdmin(), []
-    hub = SimpleNamespace(settings=SimpleNamespace(url="https://hub/kojihub", ca=Path("/ca.pem")), koji_config="/k.conf")
+    hub = SimpleNamespace(
+        settings=SimpleNamespace(url="https://hub/kojihub", ca=Path("/ca.pem")), koji_config="/k.conf"
+    )
     parts = {"orch": orch, "hub": hub, "postgres": SimpleNamespace(connect=lambda: FakeConnection(sql))}
     started: list[str] = []
 
@@ -91,8 +101,12 @@ def world(monkeypatch):
 def test_kerberos_login_makes_the_user_once(world):
     first = world.accounts.login("packager", "gssapi")
     again = world.accounts.login("packager", "gssapi")
-    assert first == again == Kerberos(
-        "packager@KOJI.BOX", "/session/orch/packager.keytab", "FILE:/session/orch/krb5cc_packager"
+    assert (
+        first
+        == again
+        == Kerberos(
+            "packager@KOJI.BOX", "/session/orch/packager.keytab", "FILE:/session/orch/krb5cc_packager"
+        )
     )
     assert world.admin.created == [("packager", "packager@KOJI.BOX")]
     assert first.cli_args() == [
@@ -113,6 +127,16 @@ def test_certificate_and_password_logins(world):
     assert world.admin.created == [("tester", "tester@KOJI.BOX")]  # one user, two credentials
 
 
+def test_a_scenario_user_without_a_principal_gets_one_at_its_first_kerberos_login(world):
+    world.admin.users.add("sample-data")  # made by a scenario, as koji-habitude makes users
+    world.accounts.login("sample-data", "ssl")
+    assert world.admin.mapped == []  # a certificate needs no principal
+    world.accounts.login("sample-data", "gssapi")
+    world.accounts.login("sample-data", "gssapi")
+    assert world.admin.mapped == [("sample-data", "sample-data@KOJI.BOX")]
+    assert world.admin.created == []
+
+
 def test_the_admin_exists_already(world):
     world.accounts.login(ADMIN, "gssapi")
     assert world.admin.created == []
@@ -121,6 +145,8 @@ def test_the_admin_exists_already(world):
 def test_unknown_login_method_is_refused_before_anything_starts(world):
     with pytest.raises(BoxKojiError, match="auth='kerberos' is not one of gssapi, ssl, password"):
         world.accounts.login("packager", "kerberos")
+    with pytest.raises(BoxKojiError, match="via='nginx' is not one of hub, proxy"):
+        world.accounts.session("packager", "gssapi", via="nginx")
     assert world.started == []
 
 
@@ -128,7 +154,10 @@ def test_the_cli_gets_the_login_and_the_shell_variables(world, monkeypatch):
     calls = []
     monkeypatch.setattr(accounts.clients, "run_cli", lambda *args: calls.append(args) or "done")
     assert world.accounts.cli(["hello"], user="packager") == "done"
-    (args, config, env, auth_args, timeout) = calls[0]
-    assert (list(args), config, timeout) == (["hello"], "/k.conf", 120)
-    assert env == {"KRB5_CONFIG": "/session/kdc/krb5.conf", "KRB5CCNAME": "FILE:/session/orch/krb5cc_packager"}
+    (args, config, env, auth_args, timeout, profile) = calls[0]
+    assert (list(args), config, timeout, profile) == (["hello"], "/k.conf", 120, "boxkoji")
+    assert env == {
+        "KRB5_CONFIG": "/session/kdc/krb5.conf",
+        "KRB5CCNAME": "FILE:/session/orch/krb5cc_packager",
+    }
     assert auth_args[:2] == ["--authtype", "kerberos"]

@@ -77,3 +77,14 @@ def test_the_command_names_a_koji_source_that_cannot_be_used(tmp_path):
     assert f"NO  Koji server code: Koji source '{tmp_path / 'nowhere.tar.bz2'}': no such file" in done.stdout
     assert "BOXKOJI_KOJI_SOURCE=PATH" in done.stdout
     assert done.stdout.splitlines()[-1] == "NOT ready"
+
+
+def test_what_only_the_proxy_and_browser_need_is_listed_apart_and_does_not_decide_readiness():
+    config = BoxKojiConfig(runtime="processes")
+    no_chromium = doctor.Finding("Chromium", False, "not found", ("chromium",), ("chromium",))
+    checks = {**groups([OK], [OK]), doctor.OPTIONAL: [no_chromium]}
+    assert doctor.ready(config, checks)
+    text = doctor.report(config, checks, "debian")
+    assert "To install what is missing" not in text
+    assert "For the proxy and koji_browser:\n  apt-get install -y chromium" in text.replace("sudo ", "")
+    assert text.endswith("ready")

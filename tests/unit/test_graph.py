@@ -162,5 +162,15 @@ def test_the_plugins_parts_form_a_graph():
 
     g, _ = graph(*parts.PARTS)
     assert g.closure("hub")[-1] == "hub"
-    assert set(g.closure("hub")) == {"source", "python", "kdc", "orch", "postgres", "hub-credentials", "hub"}
+    assert set(g.closure("hub")) == {
+        "source",
+        "python",
+        "coverage",
+        "kdc",
+        "orch",
+        "postgres",
+        "hub-credentials",
+        "hub",
+    }
+    assert g.closure("proxy")[-3:] == ["hub", "web", "proxy"]
     assert g.closure("kdc") == ["kdc"]  # the KDC waits for nothing

@@ -1,5 +1,6 @@
 # mypy: ignore-errors
-"""The hub's WSGI application under coverage.py (loaded by mod_wsgi instead of kojiapp.py).
+"""A Koji WSGI application under coverage.py, loaded by mod_wsgi in place of Koji's own script
+(the hub's kojiapp.py, kojiweb's wsgi_publisher.py: BOXKOJI_COV_APP names it).
 
 mod_wsgi serves requests on threads it creates in C, which coverage's thread hook never sees;
 so coverage runs around each request, under a lock, on the request's own thread. The current
@@ -10,22 +11,27 @@ This file runs in the services' Python, not in the test process.
 """
 
 import atexit
+import importlib.util
 import os
 import threading
 
 import coverage
 
 _DIR = os.environ["BOXKOJI_COV_DIR"]
+_NAME = os.environ["BOXKOJI_COV_NAME"]  # hub or web: the data files say which
+_SCRIPT = os.environ["BOXKOJI_COV_APP"]
 _TEST_FILE = os.path.join(_DIR, "current-test")
 _cov = coverage.Coverage(
-    data_file=os.path.join(_DIR, ".coverage.hub"),
+    data_file=os.path.join(_DIR, f".coverage.{_NAME}"),
     data_suffix=True,
     source=os.environ["BOXKOJI_COV_SOURCE"].split(os.pathsep),
+    # kojiweb 1.35's Cheetah templates compile to modules named after no file that exists.
+    omit=["*_chtml.py"],
     branch=True,
     config_file=False,
 )
 _lock = threading.Lock()
-_context = {"mtime": None, "name": "hub-start"}
+_context = {"mtime": None, "name": f"{_NAME}-start"}
 
 
 def _current_test():
@@ -40,21 +46,30 @@ def _current_test():
     return _context["name"]
 
 
+def _load(path):
+    spec = importlib.util.spec_from_file_location("boxkoji_covered_app", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.application
+
+
 with _lock:
     _cov.start()
-    _cov.switch_context("hub-import")
+    _cov.switch_context(f"{_NAME}-import")
     try:
-        from kojihub.kojixmlrpc import application as _hub
+        _app = _load(_SCRIPT)
     finally:
         _cov.stop()
 
 
 def application(environ, start_response):
+    # kojiweb finds its handlers beside the script Apache ran: that is Koji's, not this file.
+    environ["SCRIPT_FILENAME"] = _SCRIPT
     with _lock:
         _cov.start()
         try:
             _cov.switch_context(_current_test())
-            result = _hub(environ, start_response)
+            result = _app(environ, start_response)
             try:
                 body = list(result)  # the hub's work happens while it is iterated
             finally:
