@@ -86,3 +86,25 @@ def test_builders_and_kojira_logs_are_attached(pytester, koji_source_path, child
     kojid = out.split("- boxkoji log: kojid:worker1.koji.box (", 1)[1].split("\n---", 1)[0]
     assert task_id in kojid  # kojid logged the task it ran
     assert "- boxkoji log: kojira (" in out
+
+
+WEB_TESTS = """
+import requests
+
+def test_through_the_proxy(proxy, boxkoji):
+    ca = str(boxkoji.ca_file)
+    assert requests.get(proxy.files_url + "/no-such-file", verify=ca).status_code == 404
+    requests.get(proxy.web_url + "/taskinfo?taskID=999999", verify=ca)
+    assert False, "failing on purpose"
+"""
+
+
+def test_kojiweb_and_nginx_logs_are_attached_as_any_service(pytester, koji_source_path, child_env, run):
+    pytester.makepyfile(test_web=WEB_TESTS)
+    result = run(pytester, koji_source_path)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    web = out.split("- boxkoji log: web (httpd-error.log) -", 1)[1].split("\n---", 1)[0]
+    assert "GenericError: No such task ID: 999999" in web
+    nginx = out.split("- boxkoji log: proxy (error.log) -", 1)[1].split("\n---", 1)[0]
+    assert '"GET /kojifiles/no-such-file' in nginx
