@@ -16,6 +16,7 @@ from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.servicelogs import LogSource
     from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -51,6 +52,8 @@ class Runtime(Protocol):
     def output(self, service: Service, follow: bool = False) -> Iterator[str]:
         """What the service wrote to its stdout and stderr; with `follow`, then what it writes
         next, until it stops or the caller stops reading."""
+    def log_sources(self, service: Service) -> list[LogSource]:
+        """Everywhere the service writes, to read what it wrote during a test (servicelogs.py)."""
 
     def pids(self) -> list[int]:
         """Host process ids of everything this runtime started and is still running."""
