@@ -40,6 +40,10 @@ class Runtime(Protocol):
     def alive(self, service: Service) -> bool:
         """The service's process (or container) is still running."""
 
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        """Those of `services` no longer running, in one look where the runtime can (it runs
+        before every test that has builders: the restore's critical path)."""
+
     def logs(self, service: Service) -> str:
         """The last lines of what the service wrote, for error messages."""
 

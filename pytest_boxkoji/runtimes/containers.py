@@ -522,6 +522,18 @@ class ContainersRuntime:
         container.reload()
         return bool(container.status == "running")
 
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        """One query for the session's stopped containers, instead of one inspection each."""
+        stopped = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
+        )
+        ids = {container.id for container in stopped}
+        return [
+            service
+            for service in services
+            if service.name not in self.containers or self.containers[service.name].id in ids
+        ]
+
     def where(self, service: Service) -> str:
         container = self.containers.get(service.name)
         return f"container {container.name}" if container is not None else "-"

@@ -267,6 +267,9 @@ class ProcessesRuntime:
     def log_sources(self, service: Service) -> list[LogSource]:
         return file_sources(service)  # the process's output is in service.log
 
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        return [service for service in services if not self.alive(service)]
+
     def alive(self, service: Service) -> bool:
         executor = self.executors.get(service.name)
         return executor is not None and executor.running()
