@@ -156,7 +156,7 @@ class AttachedEnvironment(Environment):
 
     def dead(self) -> list[str]:
         """The recorded services that no longer run."""
-        return [s.name for s in self.services() if not self.runtime.alive(s)]
+        return [s.name for s in self.runtime.dead(self.services())]
 
     def services(self) -> list[Service]:
         """Every recorded service, in start order (the KDC, PostgreSQL, the hub, kojira, kojid)."""

@@ -153,8 +153,8 @@ class Environment:
     def admin_session(self) -> koji.ClientSession:  # creating users, applying scenarios
         return self.accounts.admin_session()
 
-    def forget_sessions(self) -> None:
-        self.accounts.forget_sessions()
+    def forget_sessions(self) -> None:  # after a restore: the session may not exist any more
+        self.accounts.forget_sessions(logout=False)
 
     @property
     def hub_state(self) -> HubState:

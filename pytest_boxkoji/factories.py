@@ -251,6 +251,34 @@ def build_factory() -> Any:
     return koji_build_factory
 
 
+def run() -> Any:
+    """`koji_run(["koji-habitude", "apply", "."], user="kojiadmin")` runs any program as a Koji
+    user (runas.py): the profile and a ticket of that user; returns the CompletedProcess."""
+
+    @pytest.fixture(scope="session")
+    def koji_run(boxkoji: Environment) -> Callable[..., Any]:
+        from pytest_boxkoji import runas
+
+        def run_as(args: Any, user: str = ORDINARY_USER, auth: Auth = "gssapi", **options: Any) -> Any:
+            return runas.run(boxkoji, args, user, auth, **options)
+
+        return run_as
+
+    return koji_run
+
+
+def hub_calls() -> Any:
+    """`koji_hub_calls["createTag"].count`: the hub calls the test has made (hubcalls/)."""
+
+    @pytest.fixture
+    def koji_hub_calls(request: pytest.FixtureRequest, boxkoji: Environment) -> Any:
+        from pytest_boxkoji import reporting
+
+        return reporting.hub_calls(request.node, boxkoji)
+
+    return koji_hub_calls
+
+
 def browsers() -> Any:
     """The session's Chromium processes, one per way to kojiweb (straight or through the proxy)."""
 

@@ -165,7 +165,7 @@ class Workers:
         services = [b.service for b in self.builders.values() if b.service is not None]
         if self.kojira is not None:
             services.append(self.kojira)
-        dead = [service for service in services if not self.runtime.alive(service)]
+        dead = self.runtime.dead(services)
         if dead:
             raise ServiceStartError(
                 "\n".join(f"{service.name} has died.\n{self.runtime.logs(service)}" for service in dead)

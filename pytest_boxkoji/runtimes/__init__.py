@@ -16,6 +16,7 @@ from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.servicelogs import LogSource
     from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -40,6 +41,10 @@ class Runtime(Protocol):
     def alive(self, service: Service) -> bool:
         """The service's process (or container) is still running."""
 
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        """Those of `services` no longer running, in one look where the runtime can (it runs
+        before every test that has builders: the restore's critical path)."""
+
     def logs(self, service: Service) -> str:
         """The last lines of what the service wrote, for error messages."""
 
@@ -52,6 +57,8 @@ class Runtime(Protocol):
     def output(self, service: Service, follow: bool = False) -> Iterator[str]:
         """What the service wrote to its stdout and stderr; with `follow`, then what it writes
         next, until it stops or the caller stops reading."""
+    def log_sources(self, service: Service) -> list[LogSource]:
+        """Everywhere the service writes, to read what it wrote during a test (servicelogs.py)."""
 
     def pids(self) -> list[int]:
         """Host process ids of everything this runtime started and is still running."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.runtimes.tools import Endpoint
 from pytest_boxkoji.runtimes.wait import wait_ready
+from pytest_boxkoji.servicelogs import FileLog, LogSource
 from pytest_boxkoji.services import Service
 
 LABEL = "io.pytest-boxkoji.session"
@@ -267,6 +270,61 @@ class ContainerTools:
         return self.runtime.run_once(self.image, command, env, as_user)
 
 
+class ContainerLog:
+    """A container's log: positions are times. The engine runs on this machine (a local socket),
+    so its timestamps and this process's clock agree."""
+
+    label = "container log"
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+
+    @property
+    def key(self) -> str:
+        return str(self.container.id)
+
+    @property
+    def where(self) -> str:
+        cli = "docker" if shutil.which("docker") else "podman"
+        return f"`{cli} logs {self.container.name}`"
+
+    def position(self) -> float:
+        return time.time()
+
+    def since(self, position: float | None) -> str:
+        options: dict[str, Any] = {"timestamps": True}
+        if position:
+            options["since"] = max(1, int(position) - 1)  # whole seconds; the timestamps say the rest
+        try:
+            raw = self.container.logs(**options).decode(errors="replace")
+        except Exception:  # removed meanwhile (a restart makes a new container)
+            return ""
+        lines = []
+        for line in raw.splitlines():
+            stamp, _, text = line.partition(" ")
+            when = _written(stamp)
+            if when is None:  # not a timestamp after all: keep the line whole
+                lines.append(line)
+            elif position is None or when >= position:
+                lines.append(text)
+        return "\n".join(lines)
+
+
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def _written(stamp: str) -> float | None:
+    """The latest moment a line stamped `stamp` (RFC 3339: Z or an offset, nanoseconds from
+    Docker, whole seconds from Podman) may have been written, in seconds since the epoch."""
+    found = _STAMP.match(stamp)
+    if found is None:
+        return None
+    main, fraction, zone = found.groups()
+    zone = "+00:00" if zone in (None, "Z") else zone
+    whole = datetime.fromisoformat(main + zone).timestamp()
+    return whole + float(f"0{fraction}") if fraction else whole + 0.999999
+
+
 class ContainersRuntime:
     """Starts services as containers on one private network."""
 
@@ -443,6 +501,14 @@ class ContainersRuntime:
             self.containers[service.name] = self.client.containers.get(ref)
         except docker.errors.NotFound:
             pass  # gone: alive() says so
+    def log_sources(self, service: Service) -> list[LogSource]:
+        """The container's log (the program's output) and the log files it writes on the mounted
+        workspace, which the host reads at the same paths."""
+        sources: list[LogSource] = [FileLog(path) for path in service.extra_logs]
+        container = self.containers.get(service.name)
+        if container is not None:
+            sources.insert(0, ContainerLog(container))
+        return sources
 
     def restart(self, service: Service) -> None:
         """A new container for the service (same ports; mounts added since included), ready again."""
@@ -455,6 +521,18 @@ class ContainersRuntime:
             return False
         container.reload()
         return bool(container.status == "running")
+
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        """One query for the session's stopped containers, instead of one inspection each."""
+        stopped = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
+        )
+        ids = {container.id for container in stopped}
+        return [
+            service
+            for service in services
+            if service.name not in self.containers or self.containers[service.name].id in ids
+        ]
 
     def where(self, service: Service) -> str:
         container = self.containers.get(service.name)

@@ -21,6 +21,7 @@ from pytest_boxkoji import hostprogs, ports, servicespy
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.runtimes.tools import Endpoint, HostTools
 from pytest_boxkoji.runtimes.wait import wait_ready
+from pytest_boxkoji.servicelogs import LogSource, file_sources
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.servicespy import ServicesPython
 
@@ -263,6 +264,12 @@ class ProcessesRuntime:
 
     def logs(self, service: Service) -> str:
         return logs_of(service)
+
+    def log_sources(self, service: Service) -> list[LogSource]:
+        return file_sources(service)  # the process's output is in service.log
+
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        return [service for service in services if not self.alive(service)]
 
     def alive(self, service: Service) -> bool:
         executor = self.executors.get(service.name)
