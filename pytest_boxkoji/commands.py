@@ -28,7 +28,7 @@ import koji
 import psutil
 
 from pytest_boxkoji import attach, box, clients
-from pytest_boxkoji.accounts import ADMIN, Kerberos
+from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.attach import AttachedEnvironment
 from pytest_boxkoji.box import NoBox
 from pytest_boxkoji.config import BoxKojiConfig
@@ -342,26 +342,14 @@ def restart(config: BoxKojiConfig, name: str, service_name: str) -> int:
 
 
 def user_environment(env: AttachedEnvironment, user: str) -> dict[str, str]:
-    """What a shell needs to act as `user`: the realm, a fresh ticket, the koji profile in a home
-    of its own (Koji tools read ~/.koji/config), the koji command on PATH."""
-    login = env.accounts.login(user, "gssapi")
-    assert isinstance(login, Kerberos)
-    Path(login.ccache.removeprefix("FILE:")).unlink(missing_ok=True)
-    session = env.session(user)  # a login from the keytab leaves the ticket in the user's ccache
-    with contextlib.suppress(koji.GenericError):
-        session.logout()
-    home = env.directory / "home" / user
-    (home / ".koji").mkdir(parents=True, exist_ok=True)
-    profile = env.koji_config.read_text()
-    # Profile `boxkoji` as everywhere, and as `koji`, the profile Koji tools use by default.
-    default = profile.replace(f"[{clients.PROFILE}]", "[koji]", 1)
-    (home / ".koji" / "config").write_text(f"{profile}\n{default}")
-    realm = env.start_kdc()
+    """What a shell needs to act as `user`: what koji_run gives a program (runas.py: the realm, a
+    fresh ticket, the koji profile in a home of its own, as Koji tools read it), and the koji
+    command on PATH."""
+    from pytest_boxkoji import runas
+
     koji_bin = str(Path(clients.koji_command()).parent)
     return {
-        **realm.env,
-        "KRB5CCNAME": login.ccache,
-        "HOME": str(home),
+        **runas.environ(env, user),
         "PATH": f"{koji_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "BOXKOJI_BOX": env.record.name,
         "BOXKOJI_USER": user,
