@@ -271,7 +271,13 @@ def generated(strategy: Any, examples: int = 10) -> Any:
     """A fixed example of `strategy` (the largest of the first few, derandomized)."""
     found: list[Any] = []
 
-    @settings(max_examples=examples, derandomize=True, database=None, phases=[Phase.generate])
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow],  # a busy machine (xdist, CI) draws slowly
+    )
     @given(strategy)
     def collect(value: Any) -> None:
         found.append(value)
