@@ -1,12 +1,12 @@
 """The cost of recording the hub's calls (hubcalls/): the same calls against a hub that records
-them and one that does not, both running, measured in alternating rounds.
+them and one that does not, both running, one call on each in turn.
 
-    python benchmarks/hub_calls.py [--koji-source SPEC] [--runtime R] [--rounds N] [--calls N]
+    python benchmarks/hub_calls.py [--koji-source SPEC] [--runtime R] [--calls N]
 
 Options default to the plugin's BOXKOJI_* variables, then its defaults. Prints the median time
-per call of each kind with and without recording (on a busy machine the difference is within the
-noise), then what recording adds to one call, measured alone: the recording app's wrapper
-around a dispatch that does nothing, against that dispatch unwrapped.
+of a call of each kind with and without recording, with the quartiles (on a busy machine the
+difference is within the noise), then what recording adds to one call measured alone: the
+recording app's wrapper around a dispatch that does nothing, against that dispatch unwrapped.
 """
 
 from __future__ import annotations
@@ -44,11 +44,10 @@ def _multicall(session: koji.ClientSession) -> None:
             m.getTag("bench-tag")
 
 
-def per_call(session: koji.ClientSession, call: Callable[[koji.ClientSession], object], n: int) -> float:
+def timed(session: koji.ClientSession, call: Callable[[koji.ClientSession], object]) -> float:
     start = time.perf_counter()
-    for _ in range(n):
-        call(session)
-    return (time.perf_counter() - start) / n
+    call(session)
+    return time.perf_counter() - start
 
 
 STUB_HUB = """
@@ -95,8 +94,7 @@ def wrapper_cost(n: int = 200_000) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_options(parser)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=50, help="calls of each kind per round")
+    parser.add_argument("--calls", type=int, default=300, help="calls of each kind on each hub")
     args = parser.parse_args()
     config = common.config(args)
     envs = {
@@ -111,25 +109,30 @@ def main() -> None:
             if session.getTag("bench-tag") is None:
                 session.createTag("bench-tag")
             for call in KINDS.values():  # warm: the hub's first calls load its code
-                per_call(session, call, 10)
+                for _ in range(10):
+                    timed(session, call)
             sessions[name] = session
+        # One call on each hub in turn, and the median of single calls: the machine's other load
+        # falls on both alike and its spikes do not move a median.
         figures: dict[tuple[str, str], list[float]] = {}
-        for _ in range(args.rounds):
-            for kind, call in KINDS.items():
+        for kind, call in KINDS.items():
+            for _ in range(args.calls):
                 for name, session in sessions.items():
-                    figures.setdefault((name, kind), []).append(per_call(session, call, args.calls))
+                    figures.setdefault((name, kind), []).append(timed(session, call))
         records = envs["recording"].graph.get("hub").calls_log.read_text().count("\n")
     finally:
         for env in envs.values():
             env.stop()
-    print(f"  runtime: {config.runtime}, {args.rounds} rounds of {args.calls} calls of each kind")
-    print(f"  {'call':<24}{'not recording':>15}{'recording':>12}{'difference':>22}   rounds (min-max)")
+    print(f"  runtime: {config.runtime}, {args.calls} calls of each kind on each hub, in turn")
+    print(f"  {'call (median)':<24}{'not recording':>15}{'recording':>12}{'difference':>22}   quartiles")
     for kind in KINDS:
-        plain, recorded = (sorted(figures[(name, kind)]) for name in ("not recording", "recording"))
+        plain, recorded = (figures[(name, kind)] for name in ("not recording", "recording"))
         a, b = statistics.median(plain) * 1000, statistics.median(recorded) * 1000
         change = f"{b - a:>+9.3f} ms ({100 * (b / a - 1):+.1f} %)"
-        spread = " / ".join(f"{r[0] * 1000:.1f}-{r[-1] * 1000:.1f}" for r in (plain, recorded)) + " ms"
-        print(f"  {kind:<24}{a:>12.3f} ms{b:>9.3f} ms{change}   {spread}")
+        spread = " / ".join(
+            "-".join(f"{q * 1000:.1f}" for q in statistics.quantiles(r, n=4)[::2]) for r in (plain, recorded)
+        )
+        print(f"  {kind:<24}{a:>12.3f} ms{b:>9.3f} ms{change}   {spread} ms")
     print(f"  the recording hub wrote {records} records")
     unwrapped, wrapped = wrapper_cost()
     print(
