@@ -43,7 +43,13 @@ OPTIONS = (
     Option("cov_hub", "measure the coverage of Koji's hub code reached by the tests", "bool", False),
     Option("cov_web", "measure the coverage of kojiweb's code reached by the tests", "bool", False),
     Option(
-        "cov_koji", "measure every Koji service there is (this version: the hub and the web)", "bool", False
+        "cov_workers", "measure the coverage of kojid's and kojira's code run for the tests", "bool", False
+    ),
+    Option(
+        "cov_koji",
+        "measure every Koji service there is (this version: the hub, the web, kojid and kojira)",
+        "bool",
+        False,
     ),
     Option(
         "cov_hub_report",
@@ -140,6 +146,7 @@ class BoxKojiConfig:
     validate_scenarios: bool = False
     cov_hub: bool = False
     cov_web: bool = False
+    cov_workers: bool = False
     workers: int = 1
     hubs: int = 1
     container_memory: str | None = None
@@ -267,6 +274,7 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
         cov_web=bool(values["cov_web"] or values["cov_koji"]),
+        cov_workers=bool(values["cov_workers"] or values["cov_koji"]),
         workers=workers,
         hubs=hubs,
         container_memory=values["boxkoji_container_memory"] or None,

@@ -45,7 +45,12 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*Koji coverage (--cov-hub, --cov-web)*", "Koji source: *", "kojihub/kojihub.py *", "TOTAL *"]
+        [
+            "*Koji coverage (--cov-hub, --cov-web, --cov-workers)*",
+            "Koji source: *",
+            "kojihub/kojihub.py *",
+            "TOTAL *",
+        ]
     )
     data = hub_file(json.loads((pytester.path / "hub.json").read_text()), koji_source_path)
     kojihub = koji_source_path / "kojihub" / "kojihub.py"
@@ -101,7 +106,11 @@ def test_pytest_cov_measures_the_test_process_undisturbed(pytester, koji_source_
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["*mytool.py * 100%*", "*Koji coverage (--cov-hub, --cov-web)*", "kojihub/kojihub.py *"]
+        [
+            "*mytool.py * 100%*",
+            "*Koji coverage (--cov-hub, --cov-web, --cov-workers)*",
+            "kojihub/kojihub.py *",
+        ]
     )
 
 
