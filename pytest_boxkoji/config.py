@@ -84,6 +84,11 @@ OPTIONS = (
         f"directories searched for scenario files after the test's own ({os.pathsep}-separated)",
     ),
     Option(
+        "boxkoji_cli_plugins",
+        "directories of koji CLI plugins the box's koji profiles load (their plugin_paths; "
+        f"{os.pathsep}-separated)",
+    ),
+    Option(
         "boxkoji_validate_scenarios",
         "check the scenario files the collected tests name, without starting Koji, then exit",
         "bool",
@@ -143,6 +148,7 @@ class BoxKojiConfig:
     services_python: Path = Path("/usr/bin/python3")
     rootdir: Path = Path(".")
     scenario_dirs: tuple[Path, ...] = ()
+    cli_plugins: tuple[Path, ...] = ()
     validate_scenarios: bool = False
     cov_hub: bool = False
     cov_web: bool = False
@@ -269,6 +275,11 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         scenario_dirs=tuple(
             _relative(Path(p).expanduser(), rootdir)
             for p in (values["boxkoji_scenarios"] or "").split(os.pathsep)
+            if p
+        ),
+        cli_plugins=tuple(
+            _relative(Path(p).expanduser(), rootdir)
+            for p in (values["boxkoji_cli_plugins"] or "").split(os.pathsep)
             if p
         ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
