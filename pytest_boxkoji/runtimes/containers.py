@@ -9,6 +9,7 @@ Everything made carries the session label; a sweep removes what crashed sessions
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -85,10 +86,15 @@ def _alive(pid: str) -> bool:
 
 def sweep_stale(client: Any) -> list[str]:
     """Remove containers and networks of sessions whose pytest process is gone."""
+    from docker.errors import NotFound
+
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    # Other sessions on this engine start and remove containers meanwhile: one that is gone
+    # between listing and inspecting (or removing) it is no error.
+    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         if not _alive(container.labels.get(PID_LABEL, "")):
-            container.remove(force=True)
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)
             removed.append(container.name)
     for network in client.networks.list(filters={"label": LABEL}):
         if not _alive(network.attrs.get("Labels", {}).get(PID_LABEL, "") or ""):
