@@ -177,8 +177,12 @@ class Accounts:
                 self._admin = self.session(ADMIN, "gssapi")
             return self._admin
 
-    def forget_sessions(self) -> None:
-        """After a restore the hub's sessions table is a copy: our cached session may be gone."""
+    def forget_sessions(self, logout: bool = True) -> None:
+        """After a restore the hub's sessions table is a copy: our cached session may be gone.
+        logout=False drops it without a call (ClientSession.__del__ would log it out of the
+        restored hub, which refuses: an AuthError traceback in the hub's log of every test)."""
+        if self._admin is not None and not logout:
+            self._admin.setSession(None)
         self._admin = None
 
     def close(self) -> None:

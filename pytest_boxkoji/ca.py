@@ -91,6 +91,18 @@ class CertificateAuthority:
         self.cert_path.chmod(0o644)
         _write_private(directory / "ca.key", _key_pem(self.key))
 
+    @classmethod
+    def load(cls, directory: Path, org: str = "KOJI.BOX") -> CertificateAuthority:
+        """The CA an earlier process made in `directory` (a box reattached by `boxkoji`)."""
+        ca = cls.__new__(cls)
+        ca.directory, ca.org = directory, org
+        ca.cert_path = directory / "ca.pem"
+        ca.cert = x509.load_pem_x509_certificate(ca.cert_path.read_bytes())
+        key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        ca.key = key
+        return ca
+
     def _issue(
         self, subject: x509.Name, usage: x509.ObjectIdentifier, san: list[x509.GeneralName]
     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

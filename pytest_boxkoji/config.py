@@ -17,6 +17,7 @@ import pytest
 
 DEFAULT_KOJI_VERSION = "1.35.3"
 RUNTIMES = ("auto", "processes", "containers")
+LOGS = ("on-failure", "all", "no")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -25,7 +26,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 class Option:
     name: str  # the ini key; the CLI flag and env variable derive from it
     help: str
-    kind: str = "string"  # "string", "bool" or "list" (repeatable on the CLI)
+    kind: str = "string"  # "string", "bool", "list" (repeatable on the CLI) or "flag" (a bool or a value)
     default: str | bool | None = None
     choices: tuple[str, ...] = ()
 
@@ -78,6 +79,18 @@ OPTIONS = (
         False,
     ),
     Option("boxkoji_keep", "leave the environment running after the session", "bool", False),
+    Option(
+        "boxkoji_reuse",
+        "use the environment `boxkoji up --detach` (or --boxkoji-keep) left running, when it was made "
+        "from the same Koji source and configuration; it keeps running after the session",
+        "bool",
+        False,
+    ),
+    Option(
+        "boxkoji_box",
+        "the name of the environment --boxkoji-reuse uses and --boxkoji-keep records (default: default)",
+        default="default",
+    ),
     Option("boxkoji_cache_dir", "where sources, the services' Python and templates are cached"),
     Option(
         "boxkoji_scenarios",
@@ -123,6 +136,18 @@ OPTIONS = (
         "service user (default: /usr/bin/python3)",
         default="/usr/bin/python3",
     ),
+    Option(
+        "boxkoji_logs",
+        "attach what the services logged during a test to its report: on-failure (default), all tests, or no",
+        default="on-failure",
+        choices=LOGS,
+    ),
+    Option(
+        "boxkoji_stats",
+        "hub call statistics per test in the terminal summary; =PATH.json also writes them as JSON",
+        "flag",
+        False,
+    ),
 )
 
 
@@ -143,6 +168,8 @@ class BoxKojiConfig:
     koji_source_explicit: bool = False
     require_koji: bool = False
     keep: bool = False
+    reuse: bool = False
+    box: str = "default"
     cache_dir: Path = Path(".")
     service_user: str = "nobody"
     services_python: Path = Path("/usr/bin/python3")
@@ -159,6 +186,13 @@ class BoxKojiConfig:
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
     cov_hub_fail_under: float | None = None
+    hub_port: int | None = None  # `boxkoji up --hub-port`: a URL that stays the same (else free)
+    logs: str = "on-failure"
+    stats: bool = False
+    stats_json: Path | None = None
+    # The hub records every call it serves (hubcalls/): always, it is cheap; off only to measure
+    # what it costs (benchmarks/hub_calls.py).
+    record_hub_calls: bool = True
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -172,6 +206,18 @@ def add_options(parser: pytest.Parser) -> None:
         elif opt.kind == "bool":
             group.addoption(opt.flag, action="store_true", default=None, dest=opt.name, help=opt.help)
             parser.addini(opt.name, opt.help, type="bool", default=None)
+        elif opt.kind == "flag":
+            group.addoption(
+                opt.flag,
+                action="store",
+                nargs="?",
+                const="true",
+                default=None,
+                dest=opt.name,
+                metavar="PATH",
+                help=opt.help,
+            )
+            parser.addini(opt.name, opt.help, type="string", default=None)
         else:
             group.addoption(
                 opt.flag,
@@ -252,6 +298,13 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         ) from None
     workers = _whole_number(values, "boxkoji_workers", "the number of builders", 0)
     hubs = _whole_number(values, "boxkoji_hubs", "the number of hubs", 1)
+    from pytest_boxkoji.box import NAME
+
+    if not NAME.match(values["boxkoji_box"] or "default"):
+        raise pytest.UsageError(
+            f"--boxkoji-box={values['boxkoji_box']!r}: use letters, digits, '.', '_' and '-' only"
+        )
+    stats, stats_json = _flag_or_path(values["boxkoji_stats"], "--boxkoji-stats", ".json")
     reports = tuple(values["cov_hub_report"] or ("term",))
     from pytest_boxkoji.coverage.data import check_report_kind
 
@@ -266,6 +319,8 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         koji_source_explicit=bool(source),
         require_koji=bool(values["boxkoji_require_koji"]),
         keep=bool(values["boxkoji_keep"]),
+        reuse=bool(values["boxkoji_reuse"]),
+        box=values["boxkoji_box"] or "default",
         cache_dir=Path(values["boxkoji_cache_dir"]).expanduser()
         if values["boxkoji_cache_dir"]
         else default_cache_dir(),
@@ -292,7 +347,28 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         base_image=values["boxkoji_base_image"] or None,
         cov_hub_reports=reports,
         cov_hub_fail_under=fail_under,
+        logs=values["boxkoji_logs"],
+        stats=stats,
+        stats_json=_relative(stats_json, rootdir) if stats_json else None,
     )
+
+
+def _flag_or_path(value: Any, flag: str, suffix: str) -> tuple[bool, Path | None]:
+    """A "flag" option: off, on, or on with a file to write (its name ends with `suffix`)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value), None
+    low = str(value).strip().lower()
+    if low in _TRUE:
+        return True, None
+    if low in _FALSE:
+        return False, None
+    if not low.endswith(suffix):
+        # `--boxkoji-stats tests/` takes tests/ as the option's value (argparse's optional value).
+        raise pytest.UsageError(
+            f"{flag}={value!r}: expected a file name ending in {suffix} (or 1/0, true/false). Write "
+            f"{flag}=PATH{suffix}, or put {flag} after the test paths."
+        )
+    return True, Path(value).expanduser()
 
 
 def _whole_number(values: Mapping[str, Any], name: str, what: str, minimum: int) -> int:

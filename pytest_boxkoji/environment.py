@@ -14,7 +14,7 @@ from typing import cast
 
 import koji
 
-from pytest_boxkoji import keep, parts
+from pytest_boxkoji import box, keep, parts
 from pytest_boxkoji.accounts import ORDINARY_USER, Accounts
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
@@ -22,7 +22,7 @@ from pytest_boxkoji.coverage.data import KojiCoverage, save_coverage
 from pytest_boxkoji.graph import Graph
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.runtimes import choose_runtime
+from pytest_boxkoji.runtimes import Runtime, choose_runtime
 from pytest_boxkoji.scenario.hubstate import HubState
 from pytest_boxkoji.scenario.state import ScenarioStates
 from pytest_boxkoji.services.hub import Hub
@@ -39,10 +39,13 @@ log = logging.getLogger(__name__)
 class Environment:
     """One throwaway Koji environment in its own directory, on its own ports."""
 
-    def __init__(self, config: BoxKojiConfig) -> None:
+    def __init__(
+        self, config: BoxKojiConfig, workspace: Workspace | None = None, runtime: Runtime | None = None
+    ) -> None:
         self.config = config
-        self.workspace = Workspace(config.service_user)
-        self.runtime = choose_runtime(config, self.workspace.marker, self.workspace.directory)
+        # Given: a detached environment taken over by another process (attach.py).
+        self.workspace = workspace or Workspace(config.service_user)
+        self.runtime = runtime or choose_runtime(config, self.workspace.marker, self.workspace.directory)
         self.graph = Graph(parts.PARTS, config, self.runtime, self.workspace)
         self.accounts = Accounts(self.graph.get, lambda: dict(self.start_kdc().env))
         self._state: HubState | None = None
@@ -150,8 +153,8 @@ class Environment:
     def admin_session(self) -> koji.ClientSession:  # creating users, applying scenarios
         return self.accounts.admin_session()
 
-    def forget_sessions(self) -> None:
-        self.accounts.forget_sessions()
+    def forget_sessions(self) -> None:  # after a restore: the session may not exist any more
+        self.accounts.forget_sessions(logout=False)
 
     @property
     def hub_state(self) -> HubState:
@@ -186,18 +189,13 @@ class Environment:
                 self._state.before_each_test(self._workers.before_test)
         return self._workers
 
-    def stop(self) -> None:
-        """Stop every service in reverse start order, then remove the directory (best effort)."""
-        self.accounts.close()
-        if self._state is not None:
-            self._state.close()  # no more background copies of the hub's state
-        if self._workers is not None:
-            self._workers.stop_autoscale()
-        if self.config.keep:  # the report before detach: it names what the runtime knows
+    def stop(self, keep: bool | None = None) -> None:
+        """Stop every service in reverse start order, then remove the directory (best effort);
+        with `keep` (default: --boxkoji-keep), leave them running and record them instead."""
+        self.release()
+        if self.config.keep if keep is None else keep:  # the report before detach: it names the refs
             self.kept = self.keep_report()
-            self.workspace.keep()
-            self.runtime.detach()
-            self.workspace.restore_environ()
+            self.detach()
             return
         for name, problem in self.graph.stop():
             log.warning("could not stop %s: %s", name, problem)
@@ -207,6 +205,25 @@ class Environment:
         self.workspace.restore_environ()
         self.workspace.remove()
 
+    def release(self) -> None:
+        """Close what this process holds: its hub sessions, background copies, the autoscaler."""
+        self.accounts.close()
+        if self._state is not None:
+            self._state.close()  # no more background copies of the hub's state
+        if self._workers is not None:
+            self._workers.stop_autoscale()
+
+    def detach(self) -> None:
+        """Leave every service running, forgotten by this process (not a crash for the next
+        session's sweep)."""
+        self.workspace.keep()
+        self.runtime.detach()
+        self.workspace.restore_environ()
+
     def keep_report(self) -> str:  # how to reach a kept environment from a shell, how to stop it
         config = self.koji_config if self.hub else None
-        return keep.report(self.workspace.directories, self.urls, self.realm, config, self.runtime)
+        name = None
+        if self.hub:  # recorded: `boxkoji` verbs and --boxkoji-reuse find it
+            name = box.claim(self.config.cache_dir, box.describe(self, self.config.box, None))
+        directories, cache = self.workspace.directories, self.config.cache_dir
+        return keep.report(directories, self.urls, self.realm, config, self.runtime, name, cache)

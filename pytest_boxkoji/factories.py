@@ -20,7 +20,7 @@ from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import Environment
-from pytest_boxkoji.errors import KojiSourceUnavailable
+from pytest_boxkoji.errors import BoxKojiError, KojiSourceUnavailable
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 from pytest_boxkoji.scenario.loader import ScenarioError
 
@@ -43,7 +43,17 @@ def environment() -> Any:
     @pytest.fixture(scope="session")
     def boxkoji_environment(request: pytest.FixtureRequest) -> Iterator[Environment]:
         cfg = _enabled_config(request)
-        env = Environment(cfg)
+        if cfg.reuse:
+            from pytest_boxkoji import attach
+
+            try:
+                env: Environment = attach.reuse(cfg)  # left running when the session ends
+            except KojiSourceUnavailable as exc:
+                without_koji(cfg, exc)
+            except BoxKojiError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        else:
+            env = Environment(cfg)
         request.config.stash[ENV_KEY] = env
         hub_coverage.configure(request.config)
         writer = progress.pytest_writer(request.config)
@@ -277,6 +287,34 @@ def cg_import() -> Any:
                 session.logout()
 
     return koji_cg_import
+
+
+def run() -> Any:
+    """`koji_run(["koji-habitude", "apply", "."], user="kojiadmin")` runs any program as a Koji
+    user (runas.py): the profile and a ticket of that user; returns the CompletedProcess."""
+
+    @pytest.fixture(scope="session")
+    def koji_run(boxkoji: Environment) -> Callable[..., Any]:
+        from pytest_boxkoji import runas
+
+        def run_as(args: Any, user: str = ORDINARY_USER, auth: Auth = "gssapi", **options: Any) -> Any:
+            return runas.run(boxkoji, args, user, auth, **options)
+
+        return run_as
+
+    return koji_run
+
+
+def hub_calls() -> Any:
+    """`koji_hub_calls["createTag"].count`: the hub calls the test has made (hubcalls/)."""
+
+    @pytest.fixture
+    def koji_hub_calls(request: pytest.FixtureRequest, boxkoji: Environment) -> Any:
+        from pytest_boxkoji import reporting
+
+        return reporting.hub_calls(request.node, boxkoji)
+
+    return koji_hub_calls
 
 
 def browsers() -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_boxkoji import clients
+from pytest_boxkoji import box, clients
 from pytest_boxkoji.accounts import ORDINARY_USER
 from pytest_boxkoji.runtimes import Runtime
 from pytest_boxkoji.services.kdc import Realm
@@ -16,6 +16,8 @@ def report(
     realm: Realm | None,
     koji_config: Path | None,
     runtime: Runtime,
+    name: str | None = None,
+    cache_dir: Path | None = None,
 ) -> str:
     directory = directories[0]
     lines = [f"boxkoji environment kept in {directory}"]
@@ -29,5 +31,10 @@ def report(
         # The full path: the virtualenv pytest ran from is often not on the shell's PATH.
         koji = clients.koji_command()
         lines.append(f"  koji:     {koji} -c {koji_config} -p {clients.PROFILE} hello")
-    lines.append(f"  stop:     {runtime.stop_hint(directories)}")
+    stop = runtime.stop_hint(directories)
+    if name:  # the record goes with it (`boxkoji down --name NAME` does all of this)
+        stop += f"; rm -f {box.path_of(cache_dir, name)}" if cache_dir else ""
+    lines.append(f"  stop:     {stop}")
+    if name:
+        lines.append(f"  boxkoji:  boxkoji status --name {name}; pytest --boxkoji-reuse --boxkoji-box={name}")
     return "\n".join(lines)

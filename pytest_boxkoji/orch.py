@@ -54,6 +54,14 @@ class Orch:
         os.chmod(directory, 0o711)
         return cls(directory, realm, CertificateAuthority(directory / "ca", org=realm.realm))
 
+    @classmethod
+    def reopen(cls, directory: Path, realm: Realm, held: list[Credential]) -> Orch:
+        """The orch of an environment another process started (attach.py): its CA, and what
+        it had handed out (keytabs are not exported again: that would change their keys)."""
+        orch = cls(directory, realm, CertificateAuthority.load(directory / "ca", org=realm.realm))
+        orch._held = {(cred.name, cred.kind): cred for cred in held}
+        return orch
+
     def checkout(
         self,
         name: str,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_boxkoji import factories
+from pytest_boxkoji import factories, reporting
 from pytest_boxkoji.config import add_options, read_config
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
@@ -23,6 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     cfg = read_config(config)
     config.stash[CONFIG_KEY] = cfg
+    config.pluginmanager.register(reporting.Reporting(config), "boxkoji-reporting")
     if cfg.enabled and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         # CI systems stop jobs with SIGTERM, which would end Python without any teardown and
         # leave every service running: treat it as Ctrl-C, which pytest tears down after.
@@ -124,6 +125,8 @@ koji_session_factory = factories.session_factory()
 koji_session = factories.koji_session()
 koji_admin = factories.koji_admin()
 koji_cli = factories.cli()
+koji_run = factories.run()
+koji_hub_calls = factories.hub_calls()
 _boxkoji_state = factories.scenario_state()
 koji_scenario = factories.scenario()
 workers = factories.workers()

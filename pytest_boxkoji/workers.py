@@ -165,7 +165,7 @@ class Workers:
         services = [b.service for b in self.builders.values() if b.service is not None]
         if self.kojira is not None:
             services.append(self.kojira)
-        dead = [service for service in services if not self.runtime.alive(service)]
+        dead = self.runtime.dead(services)
         if dead:
             raise ServiceStartError(
                 "\n".join(f"{service.name} has died.\n{self.runtime.logs(service)}" for service in dead)
@@ -231,6 +231,11 @@ class Workers:
         )
 
     def _start(self, builder: Builder) -> None:
+        service = self._service(builder)
+        self.graph.start_service(service)
+        builder.service = service
+
+    def _service(self, builder: Builder) -> Service:
         settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
         service = builder_services.kojid(
             settings,
@@ -239,8 +244,20 @@ class Workers:
             has_mock=not self.runtime.own_filesystem and shutil.which("mock") is not None,
         )
         self.graph.workspace.chown(settings.directory)  # with the work and mock directories kojid() made
-        self.graph.start_service(service)
-        builder.service = service
+        return service
+
+    def adopt(self, builders: Sequence[Builder], refs: dict[str, str]) -> None:
+        """Take over the builders and kojira another process started (attach.py): their
+        services are rebuilt and handed to the runtime by ref, none is started."""
+        if KOJIRA in refs:
+            self.kojira = self._kojira_service()
+            self.runtime.adopt(self.kojira, refs[KOJIRA])
+        for builder in builders:
+            builder.service = self._service(builder)
+            self.runtime.adopt(builder.service, refs.get(builder.service.name, "0/0"))
+            self.builders[builder.name] = builder
+        self._count = len(self.builders)
+        self.synced = set(self.builders)
 
     def _ready(self, name: str) -> bool:
         """The hub says the host is ready: kojid logged in and reported in its loop."""
@@ -275,12 +292,16 @@ class Workers:
             s.createUser(KOJIRA, krb_principal=principal)
         if "repo" not in s.getUserPerms(KOJIRA):
             s.grantPermission(KOJIRA, "repo")
+        service = self._kojira_service()
+        self.graph.start_service(service)
+        self.kojira = service
+
+    def _kojira_service(self) -> Service:
         settings = self._daemon_settings(KOJIRA, KOJIRA)
         ready = Check("kojira holds a live session on the hub", self._kojira_logged_in)
         service = builder_services.kojira(settings, self.graph.get("kdc").services_env, ready)
         self.graph.workspace.chown(settings.directory)
-        self.graph.start_service(service)
-        self.kojira = service
+        return service
 
     def _kojira_logged_in(self) -> bool:
         """kojira holds a live session on the hub."""

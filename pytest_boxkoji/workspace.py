@@ -40,6 +40,18 @@ class Workspace:
         self._saved_environ: dict[str, str | None] = {}
         self._scratch: list[Path] = []
 
+    @classmethod
+    def reopen(cls, directories: list[Path], marker: str, service_user: str) -> Workspace:
+        """The workspace a detached environment left (`boxkoji up --detach`, --boxkoji-keep),
+        taken over by another process: nothing is created, its directories stay when it stops."""
+        workspace = cls.__new__(cls)
+        workspace.directory, *workspace._scratch = directories
+        workspace.id = workspace.directory.name.split("-")[1]
+        workspace.marker = marker
+        workspace.owner = service_owner(service_user)
+        workspace._saved_environ = {}
+        return workspace
+
     def scratch(self, name: str) -> Path:
         """A directory for throwaway data written a lot (PostgreSQL's cluster): in memory when
         /dev/shm has room, else in the workspace. Removed (and swept) with the workspace."""

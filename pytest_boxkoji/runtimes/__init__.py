@@ -6,7 +6,7 @@ package asks which runtime it has: what differs is a method here or a declared t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,6 +16,7 @@ from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.servicelogs import LogSource
     from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -39,14 +40,31 @@ class Runtime(Protocol):
     def alive(self, service: Service) -> bool:
         """The service's process (or container) is still running."""
 
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        """Those of `services` no longer running, in one look where the runtime can (it runs
+        before every test that has builders: the restore's critical path)."""
+
     def logs(self, service: Service) -> str:
         """The last lines of what the service wrote, for error messages."""
+
+    def where(self, service: Service) -> str:
+        """Where the service runs, for people: "pid 1234", "container boxkoji-...-hub"."""
+
+    def memory_used(self, service: Service) -> int | None:
+        """Bytes of memory the service uses now (its processes together); None when not running."""
+
+    def output(self, service: Service, follow: bool = False) -> Iterator[str]:
+        """What the service wrote to its stdout and stderr; with `follow`, then what it writes
+        next, until it stops or the caller stops reading."""
+    def log_sources(self, service: Service) -> list[LogSource]:
+        """Everywhere the service writes, to read what it wrote during a test (servicelogs.py)."""
 
     def pids(self) -> list[int]:
         """Host process ids of everything this runtime started and is still running."""
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
-        """An address for the service's port, as it binds it and as the test process reaches it."""
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
+        """An address for the service's port, as it binds it and as the test process reaches it
+        (on `client_port` when given, else on a free one)."""
 
     def tools(self, image: str, *programs: hostprogs.Program) -> Tools:
         """The service's programs where it runs; missing ones are an error that says how to fix it."""
@@ -56,6 +74,12 @@ class Runtime(Protocol):
 
     def services_python(self, config: BoxKojiConfig, koji_version: str) -> ServicesPython:
         """The Python the hub, kojid and kojira run in."""
+
+    def refs(self) -> dict[str, str]:
+        """What identifies each running service outside this process (pid, container id)."""
+
+    def adopt(self, service: Service, ref: str, endpoints: Sequence[Endpoint] = ()) -> None:
+        """Take over a service another process started and detached, by its ref (refs() there)."""
 
     def detach(self) -> None:
         """Forget every service without stopping it (--boxkoji-keep)."""
@@ -67,9 +91,9 @@ class Runtime(Protocol):
         """Release what the runtime itself holds (a network); after every service has stopped."""
 
 
-def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Runtime:
+def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path, attach: bool = False) -> Runtime:
     """The one place a runtime is chosen: processes when asked for, or (auto) when every host
-    program is here; else containers."""
+    program is here; else containers. `attach`: to a detached session of that marker."""
     import os
 
     from pytest_boxkoji.errors import BoxKojiError
@@ -99,4 +123,5 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path) -> Runti
         keep=config.keep,
         memory=config.container_memory,
         base_image=config.base_image or containers.DEFAULT_BASE,
+        attach=attach,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,12 @@ from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.runtimes.tools import Endpoint
 from pytest_boxkoji.runtimes.wait import wait_ready
+from pytest_boxkoji.servicelogs import FileLog, LogSource
 from pytest_boxkoji.services import Service
 
 LABEL = "io.pytest-boxkoji.session"
 PID_LABEL = "io.pytest-boxkoji.pid"
+DIR_LABEL = "io.pytest-boxkoji.directory"  # the session's workspace: kept on purpose without owner.pid
 # Shipped inside the package: an installed (non-editable) plugin builds its images from here.
 DOCKERFILES = Path(__file__).resolve().parent.parent / "images"
 DEFAULT_BASE = "docker.io/library/debian:bookworm-slim"
@@ -84,22 +88,39 @@ def _alive(pid: str) -> bool:
         return False
 
 
+def _abandoned(labels: dict[str, str]) -> bool:
+    """Its session ended without teardown, as the processes runtime's sweep reads it: the
+    workspace's owner.pid names a process that is gone, or the workspace itself is gone. A kept
+    environment (--boxkoji-keep, `boxkoji up --detach`) has no owner.pid: it stays."""
+    from pytest_boxkoji.workspace import OWNER_FILE
+
+    directory = labels.get(DIR_LABEL)
+    if not directory:  # made by an older version: its pid label is all there is
+        return not _alive(labels.get(PID_LABEL, ""))
+    try:
+        return not _alive((Path(directory) / OWNER_FILE).read_text().strip())
+    except FileNotFoundError:
+        return not Path(directory).is_dir()
+    except OSError:
+        return False
+
+
 def sweep_stale(client: Any) -> list[str]:
     """Remove containers and networks of sessions whose pytest process is gone."""
-    from docker.errors import NotFound
+    import docker.errors
 
     removed = []
-    # Other sessions on this engine start and remove containers meanwhile: one that is gone
-    # between listing and inspecting (or removing) it is no error.
+    # Other sessions sweep too: what one of them removed meanwhile is not an error.
     for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
-        if not _alive(container.labels.get(PID_LABEL, "")):
-            with contextlib.suppress(NotFound):
+        if _abandoned(container.labels):
+            with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
-            removed.append(container.name)
+                removed.append(container.name)
     for network in client.networks.list(filters={"label": LABEL}):
-        if not _alive(network.attrs.get("Labels", {}).get(PID_LABEL, "") or ""):
-            network.remove()
-            removed.append(network.name)
+        if _abandoned(network.attrs.get("Labels") or {}):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed.append(network.name)
     return removed
 
 
@@ -249,6 +270,61 @@ class ContainerTools:
         return self.runtime.run_once(self.image, command, env, as_user)
 
 
+class ContainerLog:
+    """A container's log: positions are times. The engine runs on this machine (a local socket),
+    so its timestamps and this process's clock agree."""
+
+    label = "container log"
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+
+    @property
+    def key(self) -> str:
+        return str(self.container.id)
+
+    @property
+    def where(self) -> str:
+        cli = "docker" if shutil.which("docker") else "podman"
+        return f"`{cli} logs {self.container.name}`"
+
+    def position(self) -> float:
+        return time.time()
+
+    def since(self, position: float | None) -> str:
+        options: dict[str, Any] = {"timestamps": True}
+        if position:
+            options["since"] = max(1, int(position) - 1)  # whole seconds; the timestamps say the rest
+        try:
+            raw = self.container.logs(**options).decode(errors="replace")
+        except Exception:  # removed meanwhile (a restart makes a new container)
+            return ""
+        lines = []
+        for line in raw.splitlines():
+            stamp, _, text = line.partition(" ")
+            when = _written(stamp)
+            if when is None:  # not a timestamp after all: keep the line whole
+                lines.append(line)
+            elif position is None or when >= position:
+                lines.append(text)
+        return "\n".join(lines)
+
+
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def _written(stamp: str) -> float | None:
+    """The latest moment a line stamped `stamp` (RFC 3339: Z or an offset, nanoseconds from
+    Docker, whole seconds from Podman) may have been written, in seconds since the epoch."""
+    found = _STAMP.match(stamp)
+    if found is None:
+        return None
+    main, fraction, zone = found.groups()
+    zone = "+00:00" if zone in (None, "Z") else zone
+    whole = datetime.fromisoformat(main + zone).timestamp()
+    return whole + float(f"0{fraction}") if fraction else whole + 0.999999
+
+
 class ContainersRuntime:
     """Starts services as containers on one private network."""
 
@@ -264,25 +340,37 @@ class ContainersRuntime:
         keep: bool = False,
         memory: str | None = None,
         base_image: str = DEFAULT_BASE,
+        attach: bool = False,
     ) -> None:
         self.client = client
         self.marker = marker
-        self.labels = {LABEL: marker, PID_LABEL: str(os.getpid())}
         self.mounts = [Path(m) for m in mounts]
+        # A kept environment has no owning process; pid 1 keeps older versions' sweeps (which
+        # read only this label) away from it. This version's sweep reads the workspace.
+        owner = "1" if keep else str(os.getpid())
+        self.labels = {LABEL: marker, PID_LABEL: owner, DIR_LABEL: str(self.mounts[0])}
         self.keep = keep
         self.memory = memory
         self.images = Images(client, cache_dir, base_image)
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
         sweep_stale(client)
-        self.network = client.networks.create(f"boxkoji-{marker}", labels=self.labels)
+        name = f"boxkoji-{marker}"
+        if attach:  # a detached session's network; what is made from now on carries its labels
+            found = client.networks.list(names=[name])
+            if not found:
+                raise BoxKojiError(f"the environment's network {name} is gone")
+            self.network = found[0]
+            self.labels = dict(self.network.attrs.get("Labels") or self.labels)
+        else:
+            self.network = client.networks.create(name, labels=self.labels)
 
     def mount(self, path: Path) -> None:
         if all(path != m and m not in path.parents for m in self.mounts):
             self.mounts.append(path)
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
-        (published,) = ports.claim(1)
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
+        (published,) = [client_port] if client_port else ports.claim(1)
         end = Endpoint(
             bind="0.0.0.0",
             host=host_alias(service),
@@ -399,6 +487,29 @@ class ContainersRuntime:
         container = self.containers.get(service.name)
         return self.log_tail(container) if container is not None else f"(no container for {service.name})"
 
+    def refs(self) -> dict[str, str]:
+        """Each service's container id: what `adopt` takes over in another process."""
+        return {name: container.id for name, container in self.containers.items()}
+
+    def adopt(self, service: Service, ref: str, endpoints: Sequence[Endpoint] = ()) -> None:
+        """Take over a service's container that another process started and detached; its ports
+        are published again if it is restarted."""
+        import docker.errors
+
+        self.endpoints[service.name] = list(endpoints)
+        try:
+            self.containers[service.name] = self.client.containers.get(ref)
+        except docker.errors.NotFound:
+            pass  # gone: alive() says so
+    def log_sources(self, service: Service) -> list[LogSource]:
+        """The container's log (the program's output) and the log files it writes on the mounted
+        workspace, which the host reads at the same paths."""
+        sources: list[LogSource] = [FileLog(path) for path in service.extra_logs]
+        container = self.containers.get(service.name)
+        if container is not None:
+            sources.insert(0, ContainerLog(container))
+        return sources
+
     def restart(self, service: Service) -> None:
         """A new container for the service (same ports; mounts added since included), ready again."""
         self.stop(service)
@@ -410,6 +521,39 @@ class ContainersRuntime:
             return False
         container.reload()
         return bool(container.status == "running")
+
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        """One query for the session's stopped containers, instead of one inspection each."""
+        stopped = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
+        )
+        ids = {container.id for container in stopped}
+        return [
+            service
+            for service in services
+            if service.name not in self.containers or self.containers[service.name].id in ids
+        ]
+
+    def where(self, service: Service) -> str:
+        container = self.containers.get(service.name)
+        return f"container {container.name}" if container is not None else "-"
+
+    def memory_used(self, service: Service) -> int | None:
+        container = self.containers.get(service.name)
+        if container is None or not self.alive(service):
+            return None
+        usage = container.stats(stream=False).get("memory_stats", {}).get("usage")
+        return int(usage) if usage is not None else None
+
+    def output(self, service: Service, follow: bool = False) -> Iterator[str]:
+        container = self.containers.get(service.name)
+        if container is None:
+            return
+        if not follow:
+            yield container.logs().decode(errors="replace")
+            return
+        for chunk in container.logs(stream=True, follow=True):
+            yield chunk.decode(errors="replace")
 
     def pids(self) -> list[int]:
         return []  # the containers' processes are the engine's

@@ -7,7 +7,8 @@ import logging
 import os
 import pwd
 import signal
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +21,7 @@ from pytest_boxkoji import hostprogs, ports, servicespy
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.runtimes.tools import Endpoint, HostTools
 from pytest_boxkoji.runtimes.wait import wait_ready
+from pytest_boxkoji.servicelogs import LogSource, file_sources
 from pytest_boxkoji.services import Service
 from pytest_boxkoji.servicespy import ServicesPython
 
@@ -80,6 +82,63 @@ class ServiceExecutor(SimpleExecutor):
         self._logfile.close()
 
 
+class AdoptedProcess:
+    """A service process that another process started and detached (`boxkoji up --detach`,
+    --boxkoji-keep), taken over by its pid; the start time tells it from a later process that
+    got the same pid."""
+
+    def __init__(self, pid: int, started: float, marker: str) -> None:
+        self.pid, self.marker = pid, marker
+        self.process: psutil.Process | None = None
+        with contextlib.suppress(psutil.Error):
+            found = psutil.Process(pid)
+            if abs(found.create_time() - started) < 0.5:
+                self.process = found
+
+    def running(self) -> bool:
+        try:
+            return self.process is not None and self.process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    def _group(self) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if self.process is not None:
+                return [self.process, *self.process.children(recursive=True)]
+        # Its main process died (killed): what it started may live on in its group (Apache's
+        # children keep the port), found by group and marker.
+        found = []
+        for pid in session_pids(self.marker):
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                if os.getpgid(pid) == self.pid:
+                    found.append(psutil.Process(pid))
+        return found
+
+    def stop(self, stop_signal: int = signal.SIGTERM, timeout: float = 15) -> None:
+        """The stop signal to the process's group (each service runs in its own session, as mirakuru
+        starts it), then SIGKILL for what is left after `timeout`."""
+        group = self._group()
+        if not group:
+            return
+        if not self.running():  # leftovers of a service that died: nothing to stop gracefully
+            stop_signal, timeout = signal.SIGKILL, 5
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, stop_signal)
+        _, left = psutil.wait_procs(group, timeout=timeout)
+        for proc in left:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(left, timeout=5)
+
+    def kill(self) -> None:
+        for proc in self._group():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+    def close_log(self) -> None:
+        """Its log belongs to the process that started it."""
+
+
 class ProcessesRuntime:
     """Starts services as local processes; as root, as the unprivileged service user."""
 
@@ -90,7 +149,7 @@ class ProcessesRuntime:
         self.service_user = service_user
         self.marker = marker
         self.keep = keep
-        self.executors: dict[str, ServiceExecutor] = {}
+        self.executors: dict[str, ServiceExecutor | AdoptedProcess] = {}
 
     def start(self, service: Service) -> None:
         user = self.service_user if service.unprivileged else None
@@ -121,6 +180,21 @@ class ProcessesRuntime:
         finally:
             executor.close_log()
 
+    def refs(self) -> dict[str, str]:
+        """pid/start time of each service's process: what `adopt` takes over in another process."""
+        found = {}
+        for name, executor in self.executors.items():
+            if executor.process is not None:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    pid = executor.process.pid
+                    found[name] = f"{pid}/{psutil.Process(pid).create_time()}"
+        return found
+
+    def adopt(self, service: Service, ref: str, endpoints: Sequence[Endpoint] = ()) -> None:
+        """Take over a service that another process started and detached (refs() there)."""
+        pid, started = ref.split("/")
+        self.executors[service.name] = AdoptedProcess(int(pid), float(started), self.marker)
+
     def restart(self, service: Service) -> None:
         executor = self.executors.get(service.name)
         if service.reload is not None and executor is not None and executor.process is not None:
@@ -128,6 +202,23 @@ class ProcessesRuntime:
             return
         self.stop(service)
         self.start(service)
+
+    def where(self, service: Service) -> str:
+        executor = self.executors.get(service.name)
+        return f"pid {executor.process.pid}" if executor is not None and executor.process is not None else "-"
+
+    def memory_used(self, service: Service) -> int | None:
+        executor = self.executors.get(service.name)
+        if executor is None or executor.process is None or not executor.running():
+            return None
+        try:
+            proc = psutil.Process(executor.process.pid)
+            return int(sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]))
+        except psutil.NoSuchProcess:
+            return None
+
+    def output(self, service: Service, follow: bool = False) -> Iterator[str]:
+        yield from follow_file(service.log, lambda: follow and self.alive(service))
 
     def pids(self) -> list[int]:
         found = set(session_pids(self.marker))
@@ -142,9 +233,9 @@ class ProcessesRuntime:
                 continue
         return sorted(found)
 
-    def endpoint(self, service: str, port: int) -> Endpoint:
+    def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
         """A free port on 127.0.0.1, the same for the services and the test process."""
-        (free,) = ports.claim(1)
+        (free,) = [client_port] if client_port else ports.claim(1)
         return Endpoint(
             bind="127.0.0.1", host="127.0.0.1", port=free, client_host="127.0.0.1", client_port=free
         )
@@ -173,6 +264,12 @@ class ProcessesRuntime:
     def logs(self, service: Service) -> str:
         return logs_of(service)
 
+    def log_sources(self, service: Service) -> list[LogSource]:
+        return file_sources(service)  # the process's output is in service.log
+
+    def dead(self, services: Sequence[Service]) -> list[Service]:
+        return [service for service in services if not self.alive(service)]
+
     def alive(self, service: Service) -> bool:
         executor = self.executors.get(service.name)
         return executor is not None and executor.running()
@@ -194,6 +291,23 @@ class ProcessesRuntime:
         leftovers = sweep(self.marker)
         if leftovers:
             log.warning("killed leftover processes %s of session %s", leftovers, self.marker)
+
+
+def follow_file(path: Path, going: Callable[[], bool], poll: float = 0.2) -> Iterator[str]:
+    """The file's text, then (while `going()`) what is appended to it, like `tail -f`."""
+    try:
+        handle = open(path, errors="replace")  # noqa: SIM115 - closed below, the generator may stop early
+    except FileNotFoundError:
+        return
+    with handle:
+        while True:
+            chunk = handle.read()
+            if chunk:
+                yield chunk
+            elif not going():
+                return
+            else:
+                time.sleep(poll)
 
 
 def session_pids(marker: str) -> list[int]:

@@ -49,6 +49,14 @@ class HubState:
     def close(self) -> None:
         self.snapshots.close()
 
+    def give_back(self) -> None:
+        """The hub as it was when this state was made, no snapshot left: an environment that
+        outlives the session (--boxkoji-reuse) is left as the session found it."""
+        self.snapshots.restore(EMPTY)
+        self._forget_sessions()
+        for name in list(self.snapshots.taken):
+            self.snapshots.drop(name)
+
     def __contains__(self, name: str) -> bool:
         return name in self.snapshots
 

@@ -89,15 +89,16 @@ class Snapshots:
     def restore(self, name: str) -> None:
         """Make the live database and topdir exactly what they were when `name` was taken."""
         ready = self._ready.pop(name, None)
-        try:
-            if ready is None:
-                raise LookupError(name)
-            ready.result()  # the copy is complete before it is used
-            self._swap_in(name)
-        except Exception as exc:
-            # No copy, or the swap failed half-way: copying in place repairs either.
-            log.warning("restoring snapshot %s by copying (%s: %s)", name, type(exc).__name__, exc)
+        if ready is None:  # taken by another process (`boxkoji snapshot save`): no copy made here
             self._restore_by_copying(name)
+        else:
+            try:
+                ready.result()  # the copy is complete before it is used
+                self._swap_in(name)
+            except Exception as exc:
+                # The swap failed half-way: copying in place repairs it.
+                log.warning("restoring snapshot %s by copying (%s: %s)", name, type(exc).__name__, exc)
+                self._restore_by_copying(name)
         self._prepare(name)
 
     def _swap_in(self, name: str) -> None:

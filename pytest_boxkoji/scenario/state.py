@@ -79,22 +79,43 @@ class ScenarioStates:
         return self.applied[name]
 
     def _reconfigure(self, scenario: Scenario) -> None:
-        hub = scenario.get("hub", "hub")
-        settings = {
-            k: ("On" if v is True else "Off" if v is False else str(v))
-            for k, v in (hub.settings if hub else {}).items()
-        }
-        koji_src = self.graph.get("source").path
-        if hub and hub.plugins:
-            settings["Plugins"] = " ".join(hub.plugins)
-            settings["PluginPath"] = applier.plugin_path(scenario, koji_src)
-            for directory in settings["PluginPath"].split(":"):
-                self.graph.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
-        policy = "\n".join(
-            f"{p.name} =\n" + "\n".join(f"    {rule}" for rule in p.rules) for p in scenario.of("policy")
-        )
-        if self.hub.reconfigure(settings, policy):
+        settings, policies = hub_config_of(scenario, self.graph.get("source").path)
+        for directory in settings.get("PluginPath", "").split(":") if "Plugins" in settings else ():
+            self.graph.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
+        if self.hub.reconfigure(settings, policy_text(policies)):
             self.accounts.forget_sessions()  # a restarted hub may have dropped them
+
+
+def hub_config_of(scenario: Scenario, koji_src: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The hub.conf settings and the policies (name -> rules) a scenario declares."""
+    hub = scenario.get("hub", "hub")
+    settings = {
+        k: ("On" if v is True else "Off" if v is False else str(v))
+        for k, v in (hub.settings if hub else {}).items()
+    }
+    if hub and hub.plugins:
+        settings["Plugins"] = " ".join(hub.plugins)
+        settings["PluginPath"] = applier.plugin_path(scenario, koji_src)
+    return settings, {p.name: list(p.rules) for p in scenario.of("policy")}
+
+
+def policy_text(policies: dict[str, list[str]]) -> str:
+    """hub.conf's [policy] section."""
+    return "\n".join(
+        f"{name} =\n" + "\n".join(f"    {rule}" for rule in rules) for name, rules in policies.items()
+    )
+
+
+def parse_policy(text: str) -> dict[str, list[str]]:
+    """policy_text read back: name -> rules."""
+    policies: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("    ") and line.strip():
+            current.append(line[4:])
+        elif line.rstrip().endswith("="):
+            current = policies.setdefault(line.rstrip()[:-1].strip(), [])
+    return policies
 
 
 def refused(scenario: Scenario, fault: koji.GenericError) -> ScenarioError:

@@ -4,12 +4,14 @@ coverage, and `Hub`, which owns its configuration once it runs (scenarios reconf
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pytest_boxkoji import clients, progress
 from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
 from pytest_boxkoji.services import Service, apache, hub_config
@@ -29,11 +31,13 @@ class Hub:
         runtime: Runtime,
         koji_config: Path,
         coverage: KojiCoverage | None,
+        calls_log: Path | None = None,
     ) -> None:
         self.hubs = hubs
         self.runtime = runtime
         self.koji_config = koji_config
         self.coverage = coverage
+        self.calls_log = calls_log  # every call the hub served, one line each (hubcalls/)
 
     @property
     def settings(self) -> HubConfig:
@@ -73,7 +77,8 @@ def start(context: Context) -> Hub:
     source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
     cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
-    endpoint, proxied = runtime.endpoint("hub", 8443), runtime.endpoint("hub", 8080)
+    endpoint = runtime.endpoint("hub", 8443, context.config.hub_port)
+    proxied = runtime.endpoint("hub", 8080)
     tools = runtime.tools("hub", *apache.PROGRAMS)
     runtime.mount(source.path)
     settings = HubConfig(
@@ -104,6 +109,16 @@ def start(context: Context) -> Hub:
         app, cov_env = coverage.prepare("hub", script, settings.directory / "app", workspace.owner)
         settings = dataclasses.replace(settings, app=app)
         env.update(cov_env)
+    calls_log = None
+    if context.config.record_hub_calls:
+        # Records every call, then serves the app chosen so far (Koji's, or coverage's). Every
+        # hub (--boxkoji-hubs) appends to the first one's file.
+        calls_log = settings.directory / "logs" / "calls.tsv"
+        if settings.app is not None:
+            env["BOXKOJI_HUB_INNER_APP"] = str(settings.app)
+        env["BOXKOJI_HUB_CALLS"] = str(calls_log)
+        app = _copy_app(CALLS_APP, settings.directory / "app")
+        settings = dataclasses.replace(settings, app=app)
     hubs = [(settings, hub_config.service(settings, env))]
     for number in range(2, context.config.hubs + 1):  # more hubs: the same but their ports and files
         name = f"hub-{number}"
@@ -128,7 +143,16 @@ def start(context: Context) -> Hub:
         orch.ca_file,
         plugin_paths=context.config.cli_plugins,
     )
-    return Hub(hubs, runtime, koji_config, coverage)
+    return Hub(hubs, runtime, koji_config, coverage, calls_log)
+
+
+def _copy_app(app: Path, directory: Path) -> Path:
+    """A WSGI script of ours, copied where the hub's user can read it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / app.name
+    shutil.copy(app, target)
+    target.chmod(0o644)
+    return target
 
 
 CREDENTIALS = Part("hub-credentials", ("orch",), credentials)

@@ -71,13 +71,16 @@ class Realm:
         """The KDC's command: create the realm database and the probe's keytab, then serve."""
         kdb5_util, kadmin = (self.tools.path(p) for p in (hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL))
         probe, keytab = self.principal(PROBE), self.directory / "probe.keytab"
+        # Only the first time: a restart (`boxkoji restart kdc`) serves the realm it made.
         script = "\n".join(
             [
                 "set -e",
+                f"if [ ! -e {self.directory}/principal ]; then",
                 f"{kdb5_util} -r {self.realm} create -s -W -P {secrets.token_hex(16)} >/dev/null",
                 f"{kadmin} -r {self.realm} -q 'addprinc -randkey {probe}' >/dev/null",
                 f"{kadmin} -r {self.realm} -q 'ktadd -k {keytab} {probe}' >/dev/null",
                 f"chmod 600 {keytab}",
+                "fi",
                 f"exec {self.tools.path(hostprogs.KRB5KDC)} -n -r {self.realm}",
             ]
         )
@@ -90,7 +93,7 @@ class Realm:
                 f"`{program.name} {' '.join(args)}` failed (exit {done.returncode}) for realm {self.realm} "
                 f"in {self.directory}:\n{done.stderr.strip() or done.stdout.strip()}"
             )
-        return done.stdout
+        return done.stdout + done.stderr  # kadmin.local says "already exists" on stderr
 
     def kadmin(self, query: str) -> str:
         return self._run(hostprogs.KADMIN_LOCAL, ["-r", self.realm, "-q", query])
@@ -156,6 +159,7 @@ def service(realm: Realm) -> Service:
         command=realm.first_start(),
         ready=Check(f"kinit as {PROBE} with its keytab", realm.kinit_works),
         log=realm.directory / "krb5kdc.stdout.log",
+        extra_logs=(realm.log,),  # every ticket it issued (kdc.conf's [logging])
         env=realm.env,
         deadline=15,
         unprivileged=False,

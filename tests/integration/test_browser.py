@@ -71,3 +71,24 @@ def test_a_logged_in_admin_can_act(koji_browser, koji_admin):
     assert koji_browser.logged_in_user() == "kojiadmin"
     page = koji_browser.open("tags")
     assert page.get_by_role("link", name="Create new Tag").count() == 1  # admins only
+
+
+FAILING = """
+def test_looks_for_what_is_not_there(koji_browser):
+    page = koji_browser.open("index")
+    assert "no such text" in page.inner_text("body")
+"""
+
+
+def test_a_failing_browser_test_keeps_a_screenshot_and_the_html(
+    pytester, koji_source_path, child_env, outer_args
+):
+    pytester.makepyfile(test_failing=FAILING)
+    result = pytester.runpytest_subprocess(
+        "--boxkoji", f"--boxkoji-koji-source={koji_source_path}", "-p", "no:cacheprovider", *outer_args
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*- boxkoji browser -*", "kept: *screenshot.png", "kept: *page.html"])
+    kept = pytester.path / "boxkoji-artifacts" / "test_failing.py_test_looks_for_what_is_not_there"
+    assert (kept / "screenshot.png").read_bytes().startswith(b"\x89PNG")
+    assert "Recent Builds" in (kept / "page.html").read_text()

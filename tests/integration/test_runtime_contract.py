@@ -146,6 +146,14 @@ def test_kill_is_abrupt_and_seen(runtime):
     assert until(lambda: not runtime.alive(service))
 
 
+def test_dead_names_the_services_that_stopped_among_those_running(runtime):
+    survivor = start(runtime, web(runtime))
+    victim = start(runtime, web(runtime, name="victim"))
+    assert runtime.dead([survivor, victim]) == []
+    runtime.kill(victim)
+    assert until(lambda: runtime.dead([survivor, victim]) == [victim])
+
+
 def test_detach_leaves_it_running_and_the_stop_hint_stops_it(runtime):
     service = web(runtime)
     runtime.start(service)

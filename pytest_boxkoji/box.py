@@ -1,0 +1,192 @@
+"""The record of an environment that outlives the process that started it (`boxkoji up`,
+--boxkoji-keep): a JSON file that lets another process find it and take it over (attach.py).
+
+It holds what the parts' handles are made of (directories, endpoints, the hub's settings, the
+credentials handed out), each service's ref in its runtime (pid and start time, or container id)
+and the identity --boxkoji-reuse compares: Koji's source and the configuration that shaped the
+environment. Records live under `<cache dir>/boxes/<name>.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock
+
+from pytest_boxkoji.errors import BoxKojiError
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.environment import Environment
+    from pytest_boxkoji.kojisrc import KojiSource
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+FORMAT = 1
+
+
+class NoBox(BoxKojiError):
+    """No environment of that name is recorded, or it is not running."""
+
+
+@dataclass
+class BoxRecord:
+    name: str
+    runtime: str
+    marker: str
+    directories: list[str]
+    identity: dict[str, str]  # what --boxkoji-reuse compares (identity_of)
+    parts: dict[str, Any]  # what each part's handle is made of (attach.py)
+    refs: dict[str, str]  # service name -> its ref in the runtime (pid/start time, container id)
+    builders: list[dict[str, Any]] = field(default_factory=list)  # kojid hosts: name, arches...
+    credentials: list[dict[str, Any]] = field(default_factory=list)  # the orch's inventory
+    mounts: list[str] = field(default_factory=list)  # containers: host paths the services see
+    urls: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # KRB5_* for a shell
+    koji_config: str = ""
+    owner: int | None = None  # `boxkoji up` in the foreground: its pid (down signals it)
+    created: float = field(default_factory=time.time)
+    format: int = FORMAT
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.directories[0])
+
+    @property
+    def digest(self) -> str:
+        return digest(self.identity)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def store(cache_dir: Path) -> Path:
+    return cache_dir / "boxes"
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise BoxKojiError(f"environment name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return name
+
+
+def path_of(cache_dir: Path, name: str) -> Path:
+    return store(cache_dir) / f"{check_name(name)}.json"
+
+
+def _lock(cache_dir: Path) -> FileLock:
+    store(cache_dir).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(store(cache_dir) / ".lock"))
+
+
+def read(cache_dir: Path, name: str) -> BoxRecord:
+    path = path_of(cache_dir, name)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        others = names(cache_dir)
+        hint = f" Recorded: {', '.join(others)} (choose one with --name)." if others else ""
+        raise NoBox(
+            f"no environment named {name!r} is running (no record {path}). Start one with "
+            f"`boxkoji up --detach --name {name}`.{hint}"
+        ) from None
+    except ValueError as exc:
+        raise NoBox(f"the record {path} is not readable ({exc}); remove it") from None
+    if data.get("format") != FORMAT:
+        raise NoBox(f"the record {path} was written by another version of pytest-boxkoji; remove it")
+    return BoxRecord(**data)
+
+
+def names(cache_dir: Path) -> list[str]:
+    return sorted(p.stem for p in store(cache_dir).glob("*.json"))
+
+
+def write(cache_dir: Path, record: BoxRecord, replace: bool = True) -> Path:
+    """Write the record (atomically); with replace=False, fail if the name is taken."""
+    path = path_of(cache_dir, record.name)
+    with _lock(cache_dir):
+        if not replace and path.exists():
+            raise BoxKojiError(
+                f"an environment named {record.name!r} is already recorded ({path}); stop it with "
+                f"`boxkoji down --name {record.name}` or choose another name with --name"
+            )
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(record.to_json())
+        temporary.replace(path)
+    return path
+
+
+def claim(cache_dir: Path, record: BoxRecord) -> str:
+    """Write a new record under its name, or (taken) under the name with the workspace id
+    added; the name used."""
+    with _lock(cache_dir):
+        if path_of(cache_dir, record.name).exists():
+            record.name = f"{record.name}-{record.marker.rsplit('-', 1)[-1]}"
+    write(cache_dir, record, replace=False)
+    return record.name
+
+
+def remove(cache_dir: Path, name: str) -> None:
+    with _lock(cache_dir):
+        path_of(cache_dir, name).unlink(missing_ok=True)
+
+
+def identity_of(config: BoxKojiConfig, runtime: str, source: KojiSource) -> dict[str, str]:
+    """What an environment was made from, as --boxkoji-reuse compares it: a run that would
+    start a different environment must not use this one."""
+    return {
+        "pytest-boxkoji": version("pytest-boxkoji"),
+        "runtime": runtime,
+        "koji source": f"{source.origin} (Koji {source.version})",
+        "services python": str(config.services_python) if runtime == "processes" else "",
+        "service user": config.service_user if os.geteuid() == 0 else "",
+        "coverage": f"hub {config.cov_hub}, web {config.cov_web}, workers {config.cov_workers}",
+        "cli plugins": ":".join(str(p) for p in config.cli_plugins),  # in its koji profiles
+        "hubs": str(config.hubs),
+        "base image": config.base_image or "",
+        "container memory": config.container_memory or "",
+    }
+
+
+def digest(identity: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def differences(recorded: dict[str, str], wanted: dict[str, str]) -> list[str]:
+    """Why two identities differ, one line per key."""
+    return [
+        f"{key}: the environment has {recorded.get(key)!r}, this run asks for {wanted.get(key)!r}"
+        for key in sorted(set(recorded) | set(wanted))
+        if recorded.get(key) != wanted.get(key)
+    ]
+
+
+def describe(env: Environment, name: str, owner: int | None) -> BoxRecord:
+    """The record of a running environment (before its runtime detaches: it names the refs)."""
+    from pytest_boxkoji import attach  # the parts' serialisation lives with their reconstruction
+
+    source = env.source()
+    return BoxRecord(
+        name=check_name(name),
+        runtime=env.runtime.name,
+        marker=env.workspace.marker,
+        directories=[str(d) for d in env.workspace.directories],
+        identity=identity_of(env.config, env.runtime.name, source),
+        parts=attach.parts_of(env),
+        refs=env.runtime.refs(),
+        builders=attach.builders_of(env),
+        credentials=attach.credentials_of(env),
+        mounts=[str(m) for m in getattr(env.runtime, "mounts", [])],
+        urls=env.urls,
+        env=dict(env.realm.env) if env.realm else {},
+        koji_config=str(env.koji_config) if env.hub else "",
+        owner=owner,
+    )

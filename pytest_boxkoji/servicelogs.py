@@ -1,0 +1,127 @@
+"""What the services logged during a test: where each log ended when the test began, and what
+was added since.
+
+A runtime says where a service's output goes (`Runtime.log_sources`): files in both runtimes
+(`Service.log`, `Service.extra_logs`), except that in containers the program's own output is the
+container's log. Nothing here names a service: whatever runs in the graph is read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pytest_boxkoji.services import Service
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.runtimes import Runtime
+
+MAX_LINES = 200  # per log and test: the end of a long log is what explains a failure
+
+
+class LogSource(Protocol):
+    """One place a service writes to."""
+
+    @property
+    def key(self) -> str:
+        """Identity across marks (a path, a container's id)."""
+
+    @property
+    def label(self) -> str:
+        """What a report calls it (a file's name, "container log")."""
+
+    @property
+    def where(self) -> str:
+        """Where the whole log can be read."""
+
+    def position(self) -> float:
+        """Where the log ends now (bytes, or a time)."""
+
+    def since(self, position: float | None) -> str:
+        """What was written after `position` (None: from the start)."""
+
+
+@dataclass(frozen=True)
+class FileLog:
+    """A log file: positions are byte offsets."""
+
+    path: Path
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def position(self) -> float:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def since(self, position: float | None) -> str:
+        try:
+            with open(self.path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                start = int(position or 0)
+                handle.seek(start if start <= size else 0)  # shorter than before: written anew
+                return handle.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def file_sources(service: Service) -> list[LogSource]:
+    return [FileLog(path) for path in (service.log, *service.extra_logs)]
+
+
+@dataclass
+class Marks:
+    """Where each log of the running services ended at one moment (a test's start)."""
+
+    positions: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, tuple[str, LogSource]] = field(default_factory=dict)  # key: (service, source)
+
+    @classmethod
+    def take(cls, runtime: Runtime, services: Iterable[Service]) -> Marks:
+        marks = cls()
+        for name, source in _sources(runtime, services):
+            marks.positions[source.key] = source.position()
+            marks.sources[source.key] = (name, source)
+        return marks
+
+    def sections(
+        self, runtime: Runtime, services: Iterable[Service], max_lines: int = MAX_LINES
+    ) -> list[tuple[str, str]]:
+        """(title, text) of every log that grew since the mark: services that started since are
+        read from their start, services that stopped since as far as their logs remain."""
+        found = dict(self.sources)
+        for name, source in _sources(runtime, services):
+            found[source.key] = (name, source)
+        sections = []
+        for key, (name, source) in found.items():
+            text = source.since(self.positions.get(key))
+            if text.strip():
+                title = f"boxkoji log: {name} ({source.label})"
+                sections.append((title, tail(text, max_lines, source.where)))
+        return sections
+
+
+def _sources(runtime: Runtime, services: Iterable[Service]) -> list[tuple[str, LogSource]]:
+    return [(service.name, source) for service in services for source in runtime.log_sources(service)]
+
+
+def tail(text: str, max_lines: int, where: str) -> str:
+    lines = text.rstrip("\n").splitlines()
+    if len(lines) <= max_lines:
+        return "\n".join(lines)
+    cut = len(lines) - max_lines
+    return "\n".join([f"({cut} earlier lines of this test not shown: {where})", *lines[-max_lines:]])
