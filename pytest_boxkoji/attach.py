@@ -177,7 +177,15 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
             f"machine restarted); `boxkoji down --name {record.name}` removes what is left of it"
         )
     # keep: processes this process starts (a restart) must outlive it, as the recorded ones do.
-    config = replace(config, enabled=True, runtime=record.runtime, keep=True, cov_hub=False, cov_web=False)
+    config = replace(
+        config,
+        enabled=True,
+        runtime=record.runtime,
+        keep=True,
+        cov_hub=False,
+        cov_web=False,
+        cov_workers=False,
+    )
     workspace = Workspace.reopen(directories, record.marker, config.service_user)
     runtime = choose_runtime(config, record.marker, workspace.directory, attach=True)
     for mount in record.mounts:

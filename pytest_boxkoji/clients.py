@@ -28,9 +28,12 @@ def write_profile(
     topdir: Path,
     ca: Path,
     profile: str = PROFILE,
+    plugin_paths: Sequence[Path] = (),
 ) -> Path:
-    """A koji client config with `profile` (Kerberos by default), added to what `path` holds."""
+    """A koji client config with `profile` (Kerberos by default), added to what `path` holds.
+    `plugin_paths`: directories of CLI plugins the koji command loads with this profile."""
     before = path.read_text() + "\n" if path.exists() else ""
+    plugins = f"plugin_paths = {':'.join(str(p) for p in plugin_paths)}\n" if plugin_paths else ""
     path.write_text(
         before
         + f"""[{profile}]
@@ -47,7 +50,7 @@ max_retries = 1
 retry_interval = 1
 anon_retry = false
 use_fast_upload = true
-"""
+{plugins}"""
     )
     path.chmod(0o644)
     return path

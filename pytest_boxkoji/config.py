@@ -44,7 +44,13 @@ OPTIONS = (
     Option("cov_hub", "measure the coverage of Koji's hub code reached by the tests", "bool", False),
     Option("cov_web", "measure the coverage of kojiweb's code reached by the tests", "bool", False),
     Option(
-        "cov_koji", "measure every Koji service there is (this version: the hub and the web)", "bool", False
+        "cov_workers", "measure the coverage of kojid's and kojira's code run for the tests", "bool", False
+    ),
+    Option(
+        "cov_koji",
+        "measure every Koji service there is (this version: the hub, the web, kojid and kojira)",
+        "bool",
+        False,
     ),
     Option(
         "cov_hub_report",
@@ -89,6 +95,11 @@ OPTIONS = (
     Option(
         "boxkoji_scenarios",
         f"directories searched for scenario files after the test's own ({os.pathsep}-separated)",
+    ),
+    Option(
+        "boxkoji_cli_plugins",
+        "directories of koji CLI plugins the box's koji profiles load (their plugin_paths; "
+        f"{os.pathsep}-separated)",
     ),
     Option(
         "boxkoji_validate_scenarios",
@@ -164,9 +175,11 @@ class BoxKojiConfig:
     services_python: Path = Path("/usr/bin/python3")
     rootdir: Path = Path(".")
     scenario_dirs: tuple[Path, ...] = ()
+    cli_plugins: tuple[Path, ...] = ()
     validate_scenarios: bool = False
     cov_hub: bool = False
     cov_web: bool = False
+    cov_workers: bool = False
     workers: int = 1
     hubs: int = 1
     container_memory: str | None = None
@@ -319,9 +332,15 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
             for p in (values["boxkoji_scenarios"] or "").split(os.pathsep)
             if p
         ),
+        cli_plugins=tuple(
+            _relative(Path(p).expanduser(), rootdir)
+            for p in (values["boxkoji_cli_plugins"] or "").split(os.pathsep)
+            if p
+        ),
         validate_scenarios=bool(values["boxkoji_validate_scenarios"]),
         cov_hub=bool(values["cov_hub"] or values["cov_koji"]),
         cov_web=bool(values["cov_web"] or values["cov_koji"]),
+        cov_workers=bool(values["cov_workers"] or values["cov_koji"]),
         workers=workers,
         hubs=hubs,
         container_memory=values["boxkoji_container_memory"] or None,

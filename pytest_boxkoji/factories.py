@@ -159,6 +159,7 @@ HUB_FIXTURES = frozenset(
         "koji_scenario",
         "workers",
         "koji_build_factory",
+        "koji_cg_import",
         "web",
         "proxy",
         "koji_browser",
@@ -249,6 +250,43 @@ def build_factory() -> Any:
         return make
 
     return koji_build_factory
+
+
+def cg_import() -> Any:
+    """`koji_cg_import(name, version, release, outputs, btype=...)`: content generator metadata for
+    real files, uploaded and imported with CGImport as the scenario's content generator user;
+    returns the build (cg.py). Koji's own error comes through when it refuses the import."""
+
+    @pytest.fixture
+    def koji_cg_import(koji_scenario: Any) -> Iterator[Callable[..., dict[str, Any]]]:
+        from pytest_boxkoji import cg
+
+        sessions: dict[str, koji.ClientSession] = {}
+
+        def run(
+            name: str,
+            version: str = "1.0",
+            release: str = "1",
+            outputs: tuple[Any, ...] | list[Any] = (),
+            btype: str | None = None,
+            content_generator: str | None = None,
+            user: str | None = None,
+            owner: str | None = None,
+            edit: Callable[[dict[str, Any]], None] | None = None,
+        ) -> dict[str, Any]:
+            generator, login = cg.importer(koji_scenario.scenario, content_generator, user)
+            if login not in sessions:
+                sessions[login] = koji_scenario.session(login)
+            return cg.cg_import(
+                sessions[login], name, version, release, outputs, generator, btype, owner, edit
+            )
+
+        yield run
+        for session in sessions.values():
+            with contextlib.suppress(Exception):
+                session.logout()
+
+    return koji_cg_import
 
 
 def run() -> Any:

@@ -50,7 +50,9 @@ REQUIREMENTS = (
     Requirement("Jinja2"),  # kojiweb templates (Koji after 1.35)
     Requirement("MarkupSafe"),  # Jinja2
     Requirement("python-multilib"),  # kojid
-    Requirement("coverage>=7.4,<8"),  # --cov-hub: the same data format as the test process's coverage
+    # --cov-hub and the others: the data format of the test process's coverage; 7.10.4 brought
+    # `patch = fork`, which --cov-workers needs for the children kojid forks per task.
+    Requirement("coverage>=7.10.4,<8"),
 )
 # 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
 MOD_WSGI = "mod_wsgi==5.0.2"

@@ -208,9 +208,16 @@ class Workers:
         cred = orch.checkout(principal_name, "keytab", holder=name, owner=self.graph.workspace.owner)
         assert cred.path is not None
         python = self.graph.get("python")
+        directory = self.graph.workspace.directory / "builders" / name
+        coverage = self.graph.get("coverage")
+        service = "kojira" if name == KOJIRA else "kojid"
+        run_under: list[str] = []
+        if coverage is not None and coverage.measures(service):  # --cov-workers
+            directory.mkdir(parents=True, exist_ok=True)
+            run_under = coverage.daemon_args(service, directory, self.graph.workspace.owner)
         return builder_services.DaemonSettings(
             name=name,
-            directory=self.graph.workspace.directory / "builders" / name,
+            directory=directory,
             hub_url=hub.service_url,
             files_url=hub.service_files_url,
             topdir=hub.topdir,
@@ -218,7 +225,9 @@ class Workers:
             principal=cred.principal,
             keytab=cred.path,
             koji_src=hub.koji_src,
+            koji_version=self.graph.get("source").version,
             python=python.python,
+            run_under=tuple(run_under),
         )
 
     def _start(self, builder: Builder) -> None:

@@ -1,8 +1,8 @@
-"""--cov-hub / --cov-web data: the data directory, combining and reporting.
+"""--cov-hub / --cov-web / --cov-workers data: the data directory, combining and reporting.
 
-The hub and the web run `wsgi_app.py`; their data files land in the environment's coverage
-directory, are combined when the services have stopped, mapped back to the Koji source tree and
-reported in pytest-cov's style.
+The hub and the web run `wsgi_app.py`; kojid and kojira run under `coverage run` (`daemon_args`).
+Their data files land in the environment's coverage directory, are combined when the services
+have stopped, mapped back to the Koji source tree and reported in pytest-cov's style.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ import coverage
 
 log = logging.getLogger(__name__)
 APP = Path(__file__).parent / "wsgi_app.py"
-# What each measured service runs of Koji's tree.
-SOURCES = {"hub": ("kojihub", "plugins/hub"), "web": ("www/kojiweb", "www/lib/kojiweb")}
+# What each measured service runs of Koji's tree: directories, or single files (kojira).
+SOURCES = {
+    "hub": ("kojihub", "plugins/hub"),
+    "web": ("www/kojiweb", "www/lib/kojiweb"),
+    "kojid": ("builder", "plugins/builder"),
+    "kojira": ("util/kojira",),
+}
+DAEMONS = ("kojid", "kojira")  # plain programs, not WSGI apps: measured by `coverage run`
 
 
 @dataclass
@@ -29,7 +35,7 @@ class KojiCoverage:
 
     directory: Path
     koji_src: Path
-    services: tuple[str, ...]  # "hub", "web"
+    services: tuple[str, ...]  # "hub", "web", "kojid", "kojira"
 
     def sources(self, service: str) -> list[Path]:
         return [self.koji_src / part for part in SOURCES[service]]
@@ -56,12 +62,40 @@ class KojiCoverage:
             "BOXKOJI_COV_SOURCE": os.pathsep.join(str(p) for p in self.sources(service)),
         }
 
+    def daemon_args(self, service: str, directory: Path, owner: tuple[int, int]) -> list[str]:
+        """What goes between the services' Python and kojid's (kojira's) script to run it under
+        coverage: `-m coverage run --rcfile=...`, with the rc file written into `directory`.
+
+        kojid runs each task in a child it forks and ends with os._exit; coverage's `fork` and
+        `_exit` patches measure those children and save their data. Both daemons turn SIGTERM
+        into SystemExit, so `coverage run` saves the main process's data when they are stopped.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(self.directory, *owner)
+        include = "\n    ".join(_patterns(self.koji_src, SOURCES[service]))
+        rc = directory / f"coverage-{service}.rc"
+        rc.write_text(
+            f"[run]\nbranch = True\nparallel = True\ncontext = {service}\n"
+            f"data_file = {self.directory / f'.coverage.{service}'}\n"
+            f"include =\n    {include}\npatch =\n    fork\n    _exit\n"
+        )
+        rc.chmod(0o644)
+        return ["-m", "coverage", "run", f"--rcfile={rc}"]
+
     def set_test(self, nodeid: str) -> None:
         """The test now running: the hub records it as the dynamic context of what it executes."""
         (self.directory / "current-test").write_text(nodeid)
 
     def data_files(self) -> list[Path]:
         return sorted(p for name in self.services for p in self.directory.glob(f".coverage.{name}.*"))
+
+
+def _patterns(koji_src: Path, parts: tuple[str, ...]) -> list[str]:
+    """File patterns for coverage's `include`: everything under a directory, or the file itself."""
+    return [
+        str(koji_src / part / "*") if (koji_src / part).is_dir() else str(koji_src / part) for part in parts
+    ]
 
 
 def save_coverage(coverage: KojiCoverage, target: Path) -> None:
@@ -100,7 +134,7 @@ def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
     """One report (term, term-missing, html[:DIR], xml[:FILE], json[:FILE]); (total %, text)."""
     name, _, where = kind.partition(":")
     out = io.StringIO()
-    include = [str(koji_src / part / "*") for parts in SOURCES.values() for part in parts]
+    include = [pattern for parts in SOURCES.values() for pattern in _patterns(koji_src, parts)]
     if name in ("term", "term-missing"):
         # Names relative to the tree read better: coverage shortens the names of files under the
         # directory it was created in. The header says which tree.

@@ -1,4 +1,5 @@
-"""--cov-hub's pytest side: tell the hub which test runs, combine the data, report, fail under."""
+"""The pytest side of --cov-hub, --cov-web and --cov-workers: tell the services which test runs,
+combine the data, report, fail under."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def configure(config: pytest.Config) -> None:
 
 def finish(session: pytest.Session) -> None:
     cfg = session.config.stash.get(CONFIG_KEY, None)
-    if cfg is None or not (cfg.cov_hub or cfg.cov_web) or _worker_id(session.config):
+    if cfg is None or not (cfg.cov_hub or cfg.cov_web or cfg.cov_workers) or _worker_id(session.config):
         return  # workers only write data; the controller (or a plain run) reports
     root = Path(str(session.config.rootpath))
     target = root / DATA_FILE
@@ -48,7 +49,10 @@ def finish(session: pytest.Session) -> None:
         combined.save()
     lines: list[str] = []
     if not target.exists():
-        lines.append("no Koji coverage data: did any test use the hub (or, with --cov-web, the web)?")
+        lines.append(
+            "no Koji coverage data: did any test use the hub (or, with --cov-web, the web; with "
+            "--cov-workers, the workers)?"
+        )
         session.config.stash[COVERAGE_RESULT_KEY] = lines
         return
     koji_src = _koji_src(session)
@@ -76,6 +80,6 @@ def _koji_src(session: pytest.Session) -> Path:
 def summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = terminalreporter.config.stash.get(COVERAGE_RESULT_KEY, None)
     if lines:
-        terminalreporter.write_sep("-", "Koji coverage (--cov-hub, --cov-web)")
+        terminalreporter.write_sep("-", "Koji coverage (--cov-hub, --cov-web, --cov-workers)")
         for line in lines:
             terminalreporter.write_line(line)

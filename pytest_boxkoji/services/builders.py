@@ -9,7 +9,7 @@ from pathlib import Path
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
 
-LAUNCHER = Path(__file__).parent / "kojid_launcher.py"
+LAUNCHER = Path(__file__).parent / "daemon_launcher.py"
 NOMOCK = Path(__file__).parent / "boxkoji_nomock.py"
 
 
@@ -26,7 +26,10 @@ class DaemonSettings:
     principal: str
     keytab: Path
     koji_src: Path
+    koji_version: str
     python: Path
+    # Between the Python and the launcher: `-m coverage run ...` under --cov-workers.
+    run_under: tuple[str, ...] = ()
 
 
 def kojid(
@@ -46,9 +49,7 @@ def kojid(
         plugins.append(NOMOCK.stem)
     conf = settings.directory / "kojid.conf"
     conf.write_text(render("kojid.conf", maxjobs=maxjobs, plugins=plugins, **_context(settings)))
-    launcher = settings.directory / LAUNCHER.name
-    shutil.copy(LAUNCHER, launcher)  # readable by the service user, wherever the plugin lives
-    script = [str(launcher), str(settings.koji_src / "builder" / "kojid")]
+    script = settings.koji_src / "builder" / "kojid"
     return _daemon(
         settings, f"kojid:{settings.name}", script, conf, env, ready, log=settings.directory / "kojid.log"
     )
@@ -57,12 +58,15 @@ def kojid(
 def kojira(settings: DaemonSettings, env: dict[str, str], ready: Check) -> Service:
     settings.directory.mkdir(parents=True, exist_ok=True)
     conf = settings.directory / "kojira.conf"
-    conf.write_text(render("kojira.conf", **_context(settings)))
-    script = [str(settings.koji_src / "util" / "kojira")]
+    ccache = settings.directory / "ccache"
+    takes_ccache = _version(settings.koji_version) >= (1, 35)
+    conf.write_text(render("kojira.conf", ccache=ccache if takes_ccache else None, **_context(settings)))
+    if not takes_ccache:  # the launcher gives it its own (daemon_launcher.py says why)
+        env = {**env, "BOXKOJI_CCACHE": str(ccache)}
     return _daemon(
         settings,
         "kojira",
-        script,
+        settings.koji_src / "util" / "kojira",
         conf,
         env,
         ready,
@@ -74,17 +78,26 @@ def kojira(settings: DaemonSettings, env: dict[str, str], ready: Check) -> Servi
 def _daemon(
     settings: DaemonSettings,
     name: str,
-    script: list[str],
+    script: Path,
     conf: Path,
     env: dict[str, str],
     ready: Check,
     log: Path,
     extra_logs: tuple[Path, ...] = (),
 ) -> Service:
-    """kojid and kojira run the same way: Koji's script in the services' Python, in the foreground."""
+    """kojid and kojira run the same way: Koji's script through the launcher in the services' Python,
+    in the foreground."""
+    launcher = settings.directory / LAUNCHER.name
+    shutil.copy(LAUNCHER, launcher)  # readable by the service user, wherever the plugin lives
     return Service(
         name=name,
-        command=[str(settings.python), *script, "--fg", "--force-lock", "--verbose", "-c", str(conf)],
+        command=[
+            str(settings.python),
+            *settings.run_under,
+            str(launcher),
+            str(script),
+            *("--fg", "--force-lock", "--verbose", "-c", str(conf)),
+        ],
         ready=ready,
         log=log,
         extra_logs=extra_logs,
@@ -93,6 +106,12 @@ def _daemon(
         cwd=settings.directory,
         image="builder",
     )
+
+
+def _version(version: str) -> tuple[int, ...]:
+    """(1, 34, 3) for "1.34.3"; a tree that declares no version is taken as the newest."""
+    numbers = version.split(".")
+    return tuple(int(n) for n in numbers) if all(n.isdigit() for n in numbers) else (999,)
 
 
 def _context(settings: DaemonSettings) -> dict[str, object]:

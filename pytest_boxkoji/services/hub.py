@@ -141,6 +141,7 @@ def start(context: Context) -> Hub:
         f"https://localhost:{endpoint.client_port}/koji",
         settings.topdir,
         orch.ca_file,
+        plugin_paths=context.config.cli_plugins,
     )
     return Hub(hubs, runtime, koji_config, coverage, calls_log)
 

@@ -45,7 +45,12 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*Koji coverage (--cov-hub, --cov-web)*", "Koji source: *", "kojihub/kojihub.py *", "TOTAL *"]
+        [
+            "*Koji coverage (--cov-hub, --cov-web, --cov-workers)*",
+            "Koji source: *",
+            "kojihub/kojihub.py *",
+            "TOTAL *",
+        ]
     )
     data = hub_file(json.loads((pytester.path / "hub.json").read_text()), koji_source_path)
     kojihub = koji_source_path / "kojihub" / "kojihub.py"
@@ -101,7 +106,11 @@ def test_pytest_cov_measures_the_test_process_undisturbed(pytester, koji_source_
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["*mytool.py * 100%*", "*Koji coverage (--cov-hub, --cov-web)*", "kojihub/kojihub.py *"]
+        [
+            "*mytool.py * 100%*",
+            "*Koji coverage (--cov-hub, --cov-web, --cov-workers)*",
+            "kojihub/kojihub.py *",
+        ]
     )
 
 
@@ -135,3 +144,48 @@ def test_cov_koji_measures_the_hub_and_the_web(pytester, koji_source_path, child
     files = json.loads((pytester.path / "koji.json").read_text())["files"]
     assert str(koji_source_path / "www" / "kojiweb" / "index.py") in files
     assert hub_file({"files": files}, koji_source_path)["summary"]["covered_lines"] > 0
+
+
+WORKER_TESTS = """
+def test_a_repo(workers, koji_admin, koji_cli):
+    koji_admin.createTag("cov-build", arches="x86_64")
+    koji_admin.createBuildTarget("cov", "cov-build", "cov-build")
+    task = koji_admin.newRepo("cov-build")
+    done = koji_cli("watch-task", str(task), user="kojiadmin")  # until kojid's newRepo task is done
+    assert done.returncode == 0, done.stdout + done.stderr
+"""
+
+
+def method_lines(path, cls, name):
+    tree = ast.parse(open(path).read())
+    (klass,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
+    (node,) = [n for n in klass.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return set(range(node.body[0].lineno, node.end_lineno + 1))
+
+
+def test_cov_workers_reports_kojid_and_kojira_lines(pytester, koji_source_path, child_env, run):
+    pytester.makepyfile(test_repo=WORKER_TESTS)
+    result = run(
+        pytester,
+        koji_source_path,
+        "--cov-workers",
+        "--cov-hub-report=json:workers.json",
+        "--cov-hub-report=term",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*Koji coverage (--cov-hub, --cov-web, --cov-workers)*", "builder/kojid *"])
+    files = json.loads((pytester.path / "workers.json").read_text())["files"]
+    kojid_path = koji_source_path / "builder" / "kojid"
+    kojid = files[str(kojid_path)]
+    executed = set(kojid["executed_lines"])
+    assert function_lines(kojid_path, "main") & executed  # the daemon's own loop
+    # The tasks run in children kojid forks and ends with os._exit: measured too.
+    assert method_lines(kojid_path, "NewRepoTask", "handler") & executed
+    assert method_lines(kojid_path, "CreaterepoTask", "handler") & executed
+    assert not method_lines(kojid_path, "BuildTask", "handler") & executed
+    kojira_path = koji_source_path / "util" / "kojira"
+    assert method_lines(kojira_path, "RepoManager", "updateRepos") & set(
+        files[str(kojira_path)]["executed_lines"]
+    )
+    assert {ctx for ctxs in kojid["contexts"].values() for ctx in ctxs} == {"kojid"}
+    assert not any(name.startswith(str(koji_source_path / "kojihub")) for name in files)  # only the workers

@@ -64,7 +64,7 @@ def test_identity_says_what_differs():
     assert box.digest(mine) == box.digest(dict(mine))
     assert box.digest(mine) != box.digest(other)
     assert box.differences(mine, other) == [
-        "coverage: the environment has 'hub False, web False', this run asks for 'hub True, web False'"
+        "coverage: the environment has 'hub False, web False, workers False', this run asks for 'hub True, web False, workers False'"
     ]
 
 

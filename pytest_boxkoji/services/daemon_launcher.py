@@ -1,0 +1,37 @@
+# mypy: ignore-errors
+"""Runs Koji's own kojid or kojira (path in argv[1]) in the services' Python.
+
+kojid scans /etc/mock/koji for buildroot configs on every loop and dies when it is missing.
+Builds that need mock cannot run on hosts without mock anyway, so when the directory does not
+exist there are no local buildroots to find: say so instead of crashing.
+
+kojira before Koji 1.35 refuses `ccache` in its config file ("unknown config option") and then
+logs in with its default /var/tmp/kojira.ccache, which every kojira on the machine would share,
+each session's ticket from another KDC. BOXKOJI_CCACHE gives it its own.
+
+Under --cov-workers this file runs under `coverage run` (coverage/data.py: daemon_args).
+"""
+
+import os
+import runpy
+import sys
+
+import koji
+import koji.daemon
+
+script = sys.argv[1]
+
+if os.path.basename(script) == "kojid" and not os.path.isdir("/etc/mock/koji"):
+    koji.daemon.TaskManager._scanLocalBuildroots = lambda self: {}
+
+_ccache = os.environ.get("BOXKOJI_CCACHE")
+if _ccache:
+    _gssapi_login = koji.ClientSession.gssapi_login
+
+    def _own_ccache(self, principal=None, keytab=None, ccache=None, *args, **kwargs):
+        return _gssapi_login(self, principal, keytab, _ccache, *args, **kwargs)
+
+    koji.ClientSession.gssapi_login = _own_ccache
+
+sys.argv = [script, *sys.argv[2:]]
+runpy.run_path(script, run_name="__main__")
