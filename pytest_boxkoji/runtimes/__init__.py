@@ -57,6 +57,7 @@ class Runtime(Protocol):
     def output(self, service: Service, follow: bool = False) -> Iterator[str]:
         """What the service wrote to its stdout and stderr; with `follow`, then what it writes
         next, until it stops or the caller stops reading."""
+
     def log_sources(self, service: Service) -> list[LogSource]:
         """Everywhere the service writes, to read what it wrote during a test (servicelogs.py)."""
 

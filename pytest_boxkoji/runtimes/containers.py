@@ -501,6 +501,7 @@ class ContainersRuntime:
             self.containers[service.name] = self.client.containers.get(ref)
         except docker.errors.NotFound:
             pass  # gone: alive() says so
+
     def log_sources(self, service: Service) -> list[LogSource]:
         """The container's log (the program's output) and the log files it writes on the mounted
         workspace, which the host reads at the same paths."""

@@ -7,6 +7,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import psutil
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
-from pytest_boxkoji.runtimes.tools import Tools
+from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 
 # (module name, file): loaded when the file exists (Debian compiles some in, Fedora does not).
 MODULES = (
@@ -34,6 +35,46 @@ MODULES = (
     ("auth_gssapi_module", "mod_auth_gssapi.so"),
 )
 PROGRAMS = (hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What an Apache-served part's httpd.conf depends on, the hub's and the web's alike."""
+
+    directory: Path
+    endpoint: Endpoint
+    proxied: Endpoint  # plain HTTP for the proxy (nginx), which terminates TLS in front
+    proxy_token: str  # what the proxy sends to be served there
+    tools: Tools
+    koji_src: Path
+    python_home: Path
+    mod_wsgi: Path
+    cert: Path
+    key: Path
+    ca: Path
+    keytab: Path  # HTTP/ service keys: Kerberos logins (mod_auth_gssapi)
+
+    def template_values(self, purpose: str, app: Path, daemon_name: str, **values: Any) -> dict[str, Any]:
+        """The values of templates/apache.conf.j2 and of the site's own template."""
+        return common(
+            self.tools,
+            self.directory,
+            purpose=purpose,
+            bind=self.endpoint.bind,
+            port=self.endpoint.port,
+            proxied_port=self.proxied.port,
+            proxy_token=self.proxy_token,
+            mod_wsgi=self.mod_wsgi,
+            python_home=self.python_home,
+            koji_src=self.koji_src,
+            app=app,
+            daemon_name=daemon_name,
+            cert=self.cert,
+            key=self.key,
+            ca=self.ca,
+            keytab=self.keytab,
+            **values,
+        )
 
 
 def modules_dir(tools: Tools) -> Path:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import koji
 
-from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service, apache
 from pytest_boxkoji.templates import render
 
@@ -18,25 +17,13 @@ DAEMON_NAME = "boxkoji-hub"
 
 
 @dataclass(frozen=True)
-class HubConfig:
-    """Everything the hub's config files depend on."""
+class HubConfig(apache.Site):
+    """Everything the hub's config files depend on: its Apache site, and the hub's own."""
 
-    directory: Path
-    endpoint: Endpoint
-    tools: Tools
-    koji_src: Path
-    python_home: Path
-    mod_wsgi: Path
-    cert: Path
-    key: Path
-    ca: Path
-    keytab: Path
     realm: str
     db_host: str
     db_port: int
     topdir: Path
-    proxied: Endpoint  # plain HTTP for the proxy (nginx), which terminates TLS in front
-    proxy_token: str  # what the proxy sends to be served there
     proxy_principals: str = ""
     proxy_dns: str = ""
     processes: int = 1
@@ -71,25 +58,12 @@ class HubConfig:
 def configure(settings: HubConfig) -> Path:
     """Write hub.conf and httpd.conf under settings.directory; return httpd.conf's path."""
     conf = settings.directory / "conf"
-    values = apache.common(
-        settings.tools,
-        settings.directory,
-        purpose="Apache serving the Koji hub over HTTPS",
-        bind=settings.endpoint.bind,
-        port=settings.endpoint.port,
-        proxied_port=settings.proxied.port,
-        proxy_token=settings.proxy_token,
-        mod_wsgi=settings.mod_wsgi,
-        python_home=settings.python_home,
-        koji_src=settings.koji_src,
-        app=settings.app or settings.koji_src / "kojihub" / "app" / "kojiapp.py",
+    values = settings.template_values(
+        "Apache serving the Koji hub over HTTPS",
+        settings.app or settings.koji_src / "kojihub" / "app" / "kojiapp.py",
+        DAEMON_NAME,
         processes=settings.processes,
-        daemon_name=DAEMON_NAME,
         threads=settings.threads,
-        cert=settings.cert,
-        key=settings.key,
-        ca=settings.ca,
-        keytab=settings.keytab,
         hub_conf=conf / "hub.conf",
         hub_conf_d=conf / "hub.conf.d",
         topdir=settings.topdir,

@@ -12,7 +12,6 @@ import requests
 
 from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
-from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service, apache
 from pytest_boxkoji.services.hub import PROXY_TOKEN, WEB_IDENTITY, Hub
 from pytest_boxkoji.templates import render
@@ -22,21 +21,10 @@ READY_MARK = "Recent Builds"  # the index page's first list, filled from the hub
 
 
 @dataclass(frozen=True)
-class WebConfig:
-    """Everything kojiweb's config files depend on."""
+class WebConfig(apache.Site):
+    """Everything kojiweb's config files depend on: its Apache site (whose HTTP/ keys let
+    browsers log in with Negotiate), and the web's own."""
 
-    directory: Path
-    endpoint: Endpoint
-    proxied: Endpoint  # plain HTTP for the proxy (nginx), like the hub's
-    proxy_token: str
-    tools: Tools
-    koji_src: Path
-    python_home: Path
-    mod_wsgi: Path
-    cert: Path
-    key: Path
-    ca: Path
-    keytab: Path  # HTTP/ keys: users' browsers log in with Negotiate
     principal: str  # the web's own identity at the hub (a proxy principal)
     principal_keytab: Path
     client_cert: Path  # the same identity as a certificate (a proxy DN), cert and key in one PEM
@@ -96,24 +84,11 @@ def web_settings(settings: WebConfig, certificate: bool, run: Path) -> dict[str,
 def configure(settings: WebConfig) -> Path:
     """Write the web's two web.conf files and httpd.conf; return httpd.conf's path."""
     conf = settings.directory / "conf"
-    values = apache.common(
-        settings.tools,
-        settings.directory,
-        purpose="Apache serving kojiweb over HTTPS",
-        bind=settings.endpoint.bind,
-        port=settings.endpoint.port,
-        proxied_port=settings.proxied.port,
-        proxy_token=settings.proxy_token,
-        mod_wsgi=settings.mod_wsgi,
-        python_home=settings.python_home,
-        koji_src=settings.koji_src,
-        app=settings.app or settings.koji_src / "www" / "kojiweb" / "wsgi_publisher.py",
-        daemon_name=DAEMON_NAME,
+    values = settings.template_values(
+        "Apache serving kojiweb over HTTPS",
+        settings.app or settings.koji_src / "www" / "kojiweb" / "wsgi_publisher.py",
+        DAEMON_NAME,
         threads=settings.threads,
-        cert=settings.cert,
-        key=settings.key,
-        ca=settings.ca,
-        keytab=settings.keytab,
         config_dir=conf / "web.conf.d",
         web_url=settings.url,
     )
