@@ -428,16 +428,7 @@ def scenario_apply(config: BoxKojiConfig, name: str, files: Sequence[str], dirs:
 def scenario_dump(config: BoxKojiConfig, name: str, output: Path | None) -> int:
     env = attach.running(config.cache_dir, name, config)
     try:
-        hub = env.start_hub()
-        source = env.source()
-        docs = dumper.dump(
-            env.admin_session(),
-            env.realm_name,
-            dumper.builtin_archive_types(source.schema),
-            dict(hub.extra_settings),
-            parse_policy(hub.policy),
-            source.path / "plugins" / "hub",
-        )
+        docs = dumper.of_environment(env)
     finally:
         env.accounts.close()
         env.runtime.detach()

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import koji
 import yaml
 
 from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.scenario.schema import BUILTIN
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.environment import Environment
 
 Doc = dict[str, Any]
 ARCHIVE_TYPE = re.compile(r"INSERT INTO archivetypes\b[^;]*VALUES\s*\(\s*'([^']+)'", re.I)
@@ -107,7 +110,7 @@ def dump(
         )
     docs += [_doc("external-repo", r["name"], url=r["url"]) for r in sorted(s.listExternalRepos(), key=_name)]
     docs += [
-        _doc("btype", b["name"])
+        _doc("build-type", b["name"])  # koji-habitude's name (ours, btype, means the same)
         for b in sorted(s.listBTypes(), key=_name)
         if b["name"] not in BUILTIN["btype"]
     ]
@@ -135,6 +138,21 @@ def dump(
     docs += [_doc("policy", name, rules=rules) for name, rules in policies.items()]
     docs += _hub(hub_settings, koji_plugins)
     return docs
+
+
+def of_environment(env: Environment) -> list[Doc]:
+    """Every object of the environment's hub, its scenario hub settings and policy included."""
+    from pytest_boxkoji.scenario.state import parse_policy
+
+    hub, source = env.start_hub(), env.source()
+    return dump(
+        env.admin_session(),
+        env.realm_name,
+        builtin_archive_types(source.schema),
+        dict(hub.extra_settings),
+        parse_policy(hub.policy),
+        source.path / "plugins" / "hub",
+    )
 
 
 def _name(obj: dict[str, Any]) -> str:
@@ -165,11 +183,13 @@ def _tags(s: koji.ClientSession) -> list[Doc]:
             }
             for link in sorted(links, key=lambda link: (link["priority"], link["name"]))
         ]
-        inheritance += [
+        # koji-habitude's form (its own list, priorities apart from the parents'), so that
+        # koji-habitude applies a dump too.
+        external_repos = [
             {
                 "name": repo["external_repo_name"],
-                "type": "external-repo",
                 "priority": repo["priority"],
+                **({"arches": repo["arches"].split()} if repo.get("arches") else {}),
                 **({"merge-mode": repo["merge_mode"]} if repo.get("merge_mode", "koji") != "koji" else {}),
             }
             for repo in sorted(linked, key=lambda repo: (repo["priority"], repo["external_repo_name"]))
@@ -204,6 +224,7 @@ def _tags(s: koji.ClientSession) -> list[Doc]:
                 permission=info.get("perm"),
                 extras=info.get("extra") or {},
                 inheritance=inheritance,
+                **{"external-repos": external_repos},
                 packages=package_docs,
                 groups=group_docs,
                 **{

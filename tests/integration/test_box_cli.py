@@ -341,7 +341,7 @@ def test_scenario_round_trip_and_reuse(pytestconfig, koji_source_path, shared_tm
             "channel",
             "host",
             "external-repo",
-            "btype",
+            "build-type",
             "archive-type",
             "tag",
             "target",

@@ -24,6 +24,7 @@ from koji_habitude.loader import MultiLoader, YAMLLoader
 from koji_habitude.namespace import Namespace
 
 from pytest_boxkoji import clients
+from pytest_boxkoji.scenario import dump as dumper
 from pytest_boxkoji.scenario.loader import ScenarioError, load
 from pytest_boxkoji.scenario.readback import read_hub
 from pytest_boxkoji.scenario.schema import BUILTIN
@@ -151,3 +152,20 @@ def test_the_same_hub_state_as_koji_habitude_apply(boxkoji, habitude_apply, unit
     assert theirs is not None, f"the marker applied files koji-habitude refuses:\n{done.stdout}{done.stderr}"
     ours = read_hub(boxkoji.admin_session())
     assert ours == theirs, differences(theirs, ours)
+
+
+@pytest.mark.integration
+@pytest.mark.needs_koji
+@pytest.mark.parametrize("path", sorted(OWN.glob("*.yaml")), ids=lambda path: path.name)
+def test_koji_habitude_applies_a_dump_to_the_same_state(boxkoji, habitude_apply, tmp_path, path):
+    """`boxkoji scenario dump` writes koji-habitude's vocabulary: its output, applied by
+    koji-habitude to an empty hub, gives the state it was dumped from."""
+    boxkoji.scenarios.prepare([str(path)])
+    ours = read_hub(boxkoji.admin_session())
+    dumped = tmp_path / "dump.yaml"
+    dumped.write_text(dumper.to_yaml(dumper.of_environment(boxkoji)))
+    boxkoji.scenarios.prepare([])  # the empty hub
+    done = habitude_apply(dumped)
+    assert applied(done), f"koji-habitude refused the dump:\n{done.stdout}{done.stderr}\n{dumped.read_text()}"
+    theirs = without_known_defects(read_hub(boxkoji.admin_session()))
+    assert theirs == ours, differences(theirs, ours)
