@@ -82,7 +82,12 @@ def parts_of(env: Environment) -> dict[str, Any]:
         parts["coverage"] = {"services": list(coverage.services)} if coverage else None
     hub = cast(Hub | None, handles.get("hub"))
     if hub:
-        hubs = [{"name": name, "settings": _settings(settings)} for name, settings in hub.named_settings()]
+        # The service's env as the hub part made it (coverage, the hub-call log...): a restart
+        # in a new container needs all of it.
+        hubs = [
+            {"name": service.name, "settings": _settings(settings), "env": dict(service.env)}
+            for settings, service in hub.hubs
+        ]
         parts["hub"] = {"hubs": hubs, "settings": hubs[0]["settings"], "koji_config": str(hub.koji_config)}
     return parts
 
@@ -247,7 +252,6 @@ def _credential(data: dict[str, Any]) -> Credential:
 
 def _hub(data: dict[str, Any], env: Environment) -> Hub:
     tools = env.runtime.tools("hub", *apache.PROGRAMS)
-    realm = cast(Realm, env.graph.handles["kdc"])
     coverage = cast(KojiCoverage | None, env.graph.handles.get("coverage"))
     hubs = []
     for each in data["hubs"]:
@@ -259,11 +263,7 @@ def _hub(data: dict[str, Any], env: Environment) -> Hub:
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         settings = HubConfig(tools=tools, **values)
-        service_env = dict(realm.env)
-        if coverage is not None and coverage.measures("hub") and settings.app is not None:
-            script = settings.koji_src / "kojihub" / "app" / "kojiapp.py"  # kept by a --cov-hub session
-            service_env.update(coverage.prepare("hub", script, settings.app.parent, env.workspace.owner)[1])
-        hubs.append((settings, hub_config.service(settings, service_env, each["name"])))
+        hubs.append((settings, hub_config.service(settings, each["env"], each["name"])))
     return Hub(hubs, env.runtime, Path(data["koji_config"]), coverage)
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pytest_boxkoji.kojisrc import KojiSource
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-FORMAT = 1
+FORMAT = 2  # 2: each hub's service env
 
 
 class NoBox(BoxKojiError):
@@ -87,7 +87,8 @@ def _lock(cache_dir: Path) -> FileLock:
     return FileLock(str(store(cache_dir) / ".lock"))
 
 
-def read(cache_dir: Path, name: str) -> BoxRecord:
+def read(cache_dir: Path, name: str, any_format: bool = False) -> BoxRecord:
+    """The record of `name`; any_format: also one an older version wrote (enough to remove it)."""
     path = path_of(cache_dir, name)
     try:
         data = json.loads(path.read_text())
@@ -100,8 +101,11 @@ def read(cache_dir: Path, name: str) -> BoxRecord:
         ) from None
     except ValueError as exc:
         raise NoBox(f"the record {path} is not readable ({exc}); remove it") from None
-    if data.get("format") != FORMAT:
-        raise NoBox(f"the record {path} was written by another version of pytest-boxkoji; remove it")
+    if data.get("format") != FORMAT and not any_format:
+        raise NoBox(
+            f"the record {path} was written by another version of pytest-boxkoji; "
+            f"`boxkoji down --name {name}` stops what it names and removes it"
+        )
     return BoxRecord(**data)
 
 

@@ -171,10 +171,12 @@ def report(name: str, env: Environment) -> str:
 
 def down(config: BoxKojiConfig, name: str) -> int:
     """Stop every service of the environment and remove its directories and its record."""
-    record = box.read(config.cache_dir, name)
+    record = box.read(config.cache_dir, name, any_format=True)
     if record.owner is not None and psutil.pid_exists(record.owner):
         return _stop_foreground(config.cache_dir, record)
     try:
+        if record.format != box.FORMAT:
+            raise BoxKojiError(f"environment {name!r} was recorded by another version of pytest-boxkoji")
         env = attach.attach(record, config)
     except BoxKojiError as exc:  # its directory or network is gone: remove what carries its marker
         out(f"{exc}; removing what is left")

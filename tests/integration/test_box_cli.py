@@ -421,9 +421,16 @@ def test_reuse_refuses_what_does_not_match(up_box, child_env, outer_args, shared
 
 def test_workers_of_the_box_serve_a_reusing_session(up_box, child_env, outer_args, shared_tmp):
     (shared_tmp / "test_w.py").write_text(
+        "import time, koji\n"
         "def test_builders(workers, koji_admin):\n"
         "    assert workers.names == ['worker1.koji.box']\n"
-        "    assert koji_admin.getHost('worker1.koji.box')['ready']\n"
+        "    task = koji_admin.makeTask('sleep', [0], arch='noarch')  # the box's kojid runs it\n"
+        "    deadline = time.monotonic() + 120\n"
+        "    while koji_admin.getTaskInfo(task)['state'] not in (2, 3, 5) and time.monotonic() < deadline:\n"
+        "        time.sleep(0.2)\n"
+        "    info = koji_admin.getTaskInfo(task)\n"
+        "    assert info['state'] == koji.TASK_STATES['CLOSED']\n"
+        "    assert koji_admin.getHost(info['host_id'])['name'] == 'worker1.koji.box'\n"
     )
     before = {row["service"]: row["where"] for row in up_box.status()["services"]}
     result = subprocess.run(

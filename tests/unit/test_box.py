@@ -101,3 +101,12 @@ def test_dumped_yaml_loads_as_a_scenario(tmp_path):
     assert list(yaml.safe_load_all(text)) == docs
     (tmp_path / "dump.yaml").write_text(text)
     assert len(load(["dump.yaml"], tmp_path).objects) == 3
+
+
+def test_a_record_of_another_version_is_refused_but_can_be_removed(tmp_path):
+    old = record()
+    old.format = box.FORMAT - 1
+    box.write(tmp_path, old)
+    with pytest.raises(box.NoBox, match=r"another version of pytest-boxkoji; `boxkoji down --name default`"):
+        box.read(tmp_path, "default")
+    assert box.read(tmp_path, "default", any_format=True).marker == "123-abcd1234"  # what down sweeps
