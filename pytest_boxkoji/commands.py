@@ -88,7 +88,7 @@ def up(
             env.start()
             if config.workers:
                 env.workers.start(config.workers)
-            # --web: the lead's kojiweb part starts here (env.graph.get("web")), its URL in env.urls.
+            # --web (planned): env.graph.get("web") here; attach.py then has to adopt it (see architecture).
             if scenario is not None:
                 apply_scenario(env, scenario)
             text = report(name, env)  # before the record: it hands out the admin's keytab
