@@ -249,7 +249,8 @@ def test_bad_input_to_up_starts_nothing(pytestconfig, koji_source_path, tmp_path
             ),
             (
                 ["--hub-port", str(port)],
-                f"--hub-port {port}: the port is in use by pid {os.getpid()} (python",
+                # This process holds it: `python` or `pytest`, however this run was started.
+                f"--hub-port {port}: the port is in use by pid {os.getpid()} ({psutil.Process().name()})",
             ),
         ]
         for args, message in cases:
