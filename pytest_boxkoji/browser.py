@@ -94,11 +94,11 @@ class KojiBrowser:
         challenge: the first one fails, then its network service restarts able to answer. Meet that
         here, with a ticket, until a login succeeds, so that no test sees the first failure."""
         self.env.accounts.ticket(ADMIN, self.ccache)
-        page = self.new_context()
+        self.new_context()
         end = time.monotonic() + deadline
         try:
             while True:
-                response = page.goto("login")
+                response = self._goto("login")
                 if response is not None and response.status == 200:
                     return
                 if time.monotonic() > end:
@@ -134,11 +134,25 @@ class KojiBrowser:
 
     def open(self, path: str = "index") -> Page:
         """Go to a kojiweb page (`taginfo?tagID=3`); fails the test on an HTTP error."""
-        response = self.page.goto(path)
+        response = self._goto(path)
         if response is None or response.status >= 400:
             status = response.status if response else "no response"
             raise AssertionError(f"{self.base_url}/{path}: {status}")
         return self.page
+
+    def _goto(self, path: str, attempts: int = 3) -> Any:
+        """Chromium aborts a navigation when the host's network changes (ERR_NETWORK_CHANGED: a
+        container network made by another session, an xdist worker's): that is no answer from
+        kojiweb, so go again."""
+        from playwright.sync_api import Error
+
+        for attempt in range(attempts):
+            try:
+                return self.page.goto(path)
+            except Error as exc:
+                if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == attempts - 1:
+                    raise
+        return None
 
     def login(self, user: str, auth: str = "gssapi") -> Page:
         """Log `user` in through kojiweb's own login page, the way a person's browser would."""
