@@ -57,3 +57,16 @@ def outer_args(pytestconfig) -> list[str]:
     BOXKOJI_* variable or ini): child_env removes the variables, so they are passed as options."""
     cfg = pytestconfig.stash[CONFIG_KEY]
     return [f"--boxkoji-runtime={cfg.runtime}", f"--boxkoji-cache-dir={cfg.cache_dir}"]
+
+
+@pytest.fixture
+def run(outer_args):
+    """`run(pytester, source, *args)`: a nested pytest run with boxkoji, on this run's runtime and
+    cache, Koji from `source`."""
+
+    def nested(pytester, source, *args):
+        return pytester.runpytest_subprocess(
+            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *outer_args, *args
+        )
+
+    return nested

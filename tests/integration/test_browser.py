@@ -80,13 +80,9 @@ def test_looks_for_what_is_not_there(koji_browser):
 """
 
 
-def test_a_failing_browser_test_keeps_a_screenshot_and_the_html(
-    pytester, koji_source_path, child_env, outer_args
-):
+def test_a_failing_browser_test_keeps_a_screenshot_and_the_html(pytester, koji_source_path, child_env, run):
     pytester.makepyfile(test_failing=FAILING)
-    result = pytester.runpytest_subprocess(
-        "--boxkoji", f"--boxkoji-koji-source={koji_source_path}", "-p", "no:cacheprovider", *outer_args
-    )
+    result = run(pytester, koji_source_path)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- boxkoji browser -*", "kept: *screenshot.png", "kept: *page.html"])
     kept = pytester.path / "boxkoji-artifacts" / "test_failing.py_test_looks_for_what_is_not_there"

@@ -22,18 +22,6 @@ def function_lines(path, name):
     return set(range(node.body[0].lineno, node.end_lineno + 1))
 
 
-@pytest.fixture
-def run(outer_args):
-    """A nested pytest run on the runtime this run uses."""
-
-    def nested(pytester, source, *args):
-        return pytester.runpytest_subprocess(
-            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *outer_args, *args
-        )
-
-    return nested
-
-
 def hub_file(report, source):
     return report["files"][str(source / "kojihub" / "kojihub.py")]
 

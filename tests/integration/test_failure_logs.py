@@ -20,16 +20,6 @@ def test_fails(koji_admin):
 """
 
 
-@pytest.fixture
-def run(outer_args):
-    def nested(pytester, source, *args):
-        return pytester.runpytest_subprocess(
-            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *outer_args, *args
-        )
-
-    return nested
-
-
 def sections(result, test):
     """The text of `test`'s report in the output (failures, or -rP passes)."""
     out = result.stdout.str()

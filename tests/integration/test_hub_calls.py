@@ -59,18 +59,6 @@ def test_a_refusal(koji_session):
 """
 
 
-@pytest.fixture
-def run(outer_args):
-    """A nested pytest run on the runtime this run uses."""
-
-    def nested(pytester, source, *args):
-        return pytester.runpytest_subprocess(
-            "--boxkoji", f"--boxkoji-koji-source={source}", "-p", "no:cacheprovider", *outer_args, *args
-        )
-
-    return nested
-
-
 def test_stats_table_and_json(pytester, koji_source_path, child_env, run):
     pytester.makepyfile(test_stats=STATS_TESTS)
     result = run(pytester, koji_source_path, "--boxkoji-stats=out/stats.json")

@@ -139,20 +139,12 @@ def test_spread(boxkoji_environment, proxy, koji_session_factory):
 
 
 @pytest.fixture
-def nested(pytester, koji_source_path, child_env, outer_args):
-    def run(tests, *args):
+def nested(pytester, koji_source_path, child_env, run):
+    def with_tests(tests, *args):
         pytester.makepyfile(test_nested=tests)
-        return pytester.runpytest_subprocess(
-            "--boxkoji",
-            f"--boxkoji-koji-source={koji_source_path}",
-            "-p",
-            "no:cacheprovider",
-            "-s",
-            *outer_args,
-            *args,
-        )
+        return run(pytester, koji_source_path, "-s", *args)
 
-    return run
+    return with_tests
 
 
 def test_health_notices_a_dead_service(nested):
