@@ -93,18 +93,24 @@ class KojiBrowser:
         """Chromium on Linux loads its Kerberos library only once its profile has seen a Negotiate
         challenge: the first one fails, then its network service restarts able to answer. Meet that
         here, with a ticket, until a login succeeds, so that no test sees the first failure."""
+        from playwright.sync_api import Error
+
         self.env.accounts.ticket(ADMIN, self.ccache)
         self.new_context()
         end = time.monotonic() + deadline
         try:
             while True:
-                response = self._goto("login")
+                try:
+                    response = self._goto("login")
+                    answer = str(response.status) if response is not None else "none"
+                except Error as exc:  # the restart may cut the navigation short: try again
+                    response, answer = None, str(exc).splitlines()[0]
                 if response is not None and response.status == 200:
                     return
                 if time.monotonic() > end:
                     raise BoxKojiError(
                         f"Chromium did not log in by Kerberos to {self.base_url}/login within "
-                        f"{deadline:.0f} s (last answer: {response.status if response else 'none'})"
+                        f"{deadline:.0f} s (last answer: {answer})"
                     )
                 time.sleep(0.2)
         finally:
