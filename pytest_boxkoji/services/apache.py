@@ -9,13 +9,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.graph import Context
+    from pytest_boxkoji.orch import Credential
 
 # (module name, file): loaded when the file exists (Debian compiles some in, Fedora does not).
 MODULES = (
@@ -35,6 +39,7 @@ MODULES = (
     ("auth_gssapi_module", "mod_auth_gssapi.so"),
 )
 PROGRAMS = (hostprogs.APACHE, hostprogs.MOD_SSL, hostprogs.MOD_AUTH_GSSAPI)
+PROXY_TOKEN = "proxy-token"  # orch's name for the secret nginx proves itself with
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,29 @@ class Site:
             keytab=self.keytab,
             **values,
         )
+
+
+def site_fields(
+    context: Context, name: str, endpoint: Endpoint, cert: Credential, keytab: Credential
+) -> dict[str, Any]:
+    """The `Site` fields every Apache part fills alike: its directory, a plain port for the proxy
+    and the proxy's token, Koji's tree, the services' Python, its certificate and HTTP/ keys."""
+    source, orch, python = (context.parts[p] for p in ("source", "orch", "python"))
+    runtime = context.runtime
+    return {
+        "directory": context.workspace.directory / name,
+        "endpoint": endpoint,
+        "proxied": runtime.endpoint(name, 8080),
+        "proxy_token": orch.checkout(PROXY_TOKEN, "password", holder="proxy").password,
+        "tools": runtime.tools("hub", *PROGRAMS),  # the hub's image has Apache and mod_wsgi
+        "koji_src": source.path,
+        "python_home": python.root,
+        "mod_wsgi": python.mod_wsgi,
+        "cert": cert.path,
+        "key": cert.key_path,
+        "ca": orch.ca_file,
+        "keytab": keytab.path,
+    }
 
 
 def modules_dir(tools: Tools) -> Path:

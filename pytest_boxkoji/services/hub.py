@@ -18,7 +18,6 @@ from pytest_boxkoji.services import Service, apache, hub_config
 from pytest_boxkoji.services.hub_config import HubConfig
 
 WEB_IDENTITY = "kojiweb"  # kojiweb's user name, principal and certificate CN at the hub
-PROXY_TOKEN = "proxy-token"  # orch's name for the secret nginx proves itself with
 
 
 class Hub:
@@ -74,30 +73,17 @@ def credentials(context: Context) -> tuple[Credential, Credential]:
 
 
 def start(context: Context) -> Hub:
-    source, orch, cluster, python = (context.parts[p] for p in ("source", "orch", "postgres", "python"))
+    source, orch, cluster = (context.parts[p] for p in ("source", "orch", "postgres"))
     cert, keytab = context.parts["hub-credentials"]
     runtime, workspace = context.runtime, context.workspace
     endpoint = runtime.endpoint("hub", 8443, context.config.hub_port)
-    proxied = runtime.endpoint("hub", 8080)
-    tools = runtime.tools("hub", *apache.PROGRAMS)
     runtime.mount(source.path)
     settings = HubConfig(
-        directory=workspace.directory / "hub",
-        endpoint=endpoint,
-        tools=tools,
-        koji_src=source.path,
-        python_home=python.root,
-        mod_wsgi=python.mod_wsgi,
-        cert=cert.path,
-        key=cert.key_path,
-        ca=orch.ca_file,
-        keytab=keytab.path,
+        **apache.site_fields(context, "hub", endpoint, cert, keytab),
         realm=orch.realm.realm,
         db_host=cluster.endpoint.host,
         db_port=cluster.endpoint.port,
         topdir=workspace.directory / "topdir",
-        proxied=proxied,
-        proxy_token=orch.checkout(PROXY_TOKEN, "password", holder="proxy").password,
         # kojiweb logs its users in (services/web.py): by keytab, or by certificate.
         proxy_principals=f"{WEB_IDENTITY}@{orch.realm.realm}",
         proxy_dns=orch.ca.subject_dn(WEB_IDENTITY),

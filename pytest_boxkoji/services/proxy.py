@@ -15,7 +15,8 @@ from pytest_boxkoji import clients, hostprogs
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service, web
-from pytest_boxkoji.services.hub import PROXY_TOKEN, Hub
+from pytest_boxkoji.services.apache import PROXY_TOKEN
+from pytest_boxkoji.services.hub import Hub
 
 HEALTH_SCRIPT = Path(__file__).resolve().parent.parent / "health.py"
 

@@ -13,7 +13,7 @@ import requests
 from pytest_boxkoji.coverage.data import KojiCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.services import Check, Service, apache
-from pytest_boxkoji.services.hub import PROXY_TOKEN, WEB_IDENTITY, Hub
+from pytest_boxkoji.services.hub import WEB_IDENTITY, Hub
 from pytest_boxkoji.templates import render
 
 DAEMON_NAME = "boxkoji-web"
@@ -127,11 +127,11 @@ def service(settings: WebConfig, env: dict[str, str]) -> Service:
 
 
 def start(context: Context) -> WebConfig:
-    source, orch, python = (context.parts[p] for p in ("source", "orch", "python"))
+    source, orch = context.parts["source"], context.parts["orch"]
     hub: Hub = context.parts["hub"]
     runtime, workspace = context.runtime, context.workspace
     owner = workspace.owner
-    endpoint, proxied = runtime.endpoint("web", 8443), runtime.endpoint("web", 8080)
+    endpoint = runtime.endpoint("web", 8443)
     hosts = ("localhost", "127.0.0.1", endpoint.host)
     cert = orch.checkout("web", "server_cert", holder="web", hosts=hosts, owner=owner)
     _, http_keytab = context.parts["hub-credentials"]  # the same HTTP/ service keys as the hub's
@@ -139,18 +139,7 @@ def start(context: Context) -> WebConfig:
     client_cert = orch.checkout(WEB_IDENTITY, "cert", holder="web", owner=owner)
     env = dict(orch.realm.services_env)  # the web logs in to the hub: it reaches the KDC
     settings = WebConfig(
-        directory=workspace.directory / "web",
-        endpoint=endpoint,
-        proxied=proxied,
-        proxy_token=orch.checkout(PROXY_TOKEN, "password", holder="proxy").password,
-        tools=runtime.tools("hub", *apache.PROGRAMS),
-        koji_src=source.path,
-        python_home=python.root,
-        mod_wsgi=python.mod_wsgi,
-        cert=cert.path,
-        key=cert.key_path,
-        ca=orch.ca_file,
-        keytab=http_keytab.path,
+        **apache.site_fields(context, "web", endpoint, cert, http_keytab),
         principal=principal.principal,
         principal_keytab=principal.path,
         client_cert=client_cert.path,

@@ -7,7 +7,7 @@ import koji
 import pytest
 import requests
 
-from pytest_boxkoji.services.hub import PROXY_TOKEN
+from pytest_boxkoji.services.apache import PROXY_TOKEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 
