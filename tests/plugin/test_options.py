@@ -1,6 +1,7 @@
 """The plugin's options through pytester: CLI, ini and BOXKOJI_* variables, and the skip without --boxkoji."""
 
 import pytest
+from printer import config_printer
 
 SHOW_CONFIG = """
 from pytest_boxkoji.keys import CONFIG_KEY
@@ -13,17 +14,12 @@ def test_show(request):
 
 @pytest.fixture
 def show(pytester, monkeypatch):
-    for name in ("BOXKOJI", "BOXKOJI_RUNTIME", "BOXKOJI_KOJI_SOURCE", "BOXKOJI_KEEP", "BOXKOJI_CACHE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makepyfile(test_show=SHOW_CONFIG)
-
-    def run(*args):
-        result = pytester.runpytest("-s", "-p", "no:cacheprovider", *args)
-        result.assert_outcomes(passed=1)
-        (line,) = [line for line in result.outlines if "CFG " in line]
-        return line.split("CFG ")[1].split()
-
-    return run
+    return config_printer(
+        pytester,
+        monkeypatch,
+        ("BOXKOJI", "BOXKOJI_RUNTIME", "BOXKOJI_KOJI_SOURCE", "BOXKOJI_KEEP", "BOXKOJI_CACHE_DIR"),
+        SHOW_CONFIG,
+    )
 
 
 def test_defaults(show):

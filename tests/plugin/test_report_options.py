@@ -1,6 +1,7 @@
 """--boxkoji-logs and --boxkoji-stats from each place, and their bad values."""
 
 import pytest
+from printer import config_printer
 
 SHOW = """
 from pytest_boxkoji.keys import CONFIG_KEY
@@ -13,17 +14,7 @@ def test_show(request):
 
 @pytest.fixture
 def show(pytester, monkeypatch):
-    for name in ("BOXKOJI_LOGS", "BOXKOJI_STATS"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makepyfile(test_show=SHOW)
-
-    def run(*args):
-        result = pytester.runpytest("-s", "-p", "no:cacheprovider", *args)
-        result.assert_outcomes(passed=1)
-        (line,) = [line for line in result.outlines if "CFG " in line]
-        return line.split("CFG ")[1].split()
-
-    return run
+    return config_printer(pytester, monkeypatch, ("BOXKOJI_LOGS", "BOXKOJI_STATS"), SHOW)
 
 
 def test_defaults_then_each_place(show, pytester, monkeypatch):
