@@ -104,8 +104,7 @@ class Accounts:
             holder = f"user:{name}"
             if auth == "gssapi":
                 cred = orch.checkout(name, "keytab", holder=holder)
-                ccache = f"FILE:{orch.directory}/krb5cc_{name}"
-                return Kerberos(cred.principal, str(cred.path), ccache)
+                return Kerberos(cred.principal, str(cred.path), orch.ccache(name))
             if auth == "ssl":
                 cred = orch.checkout(name, "cert", holder=holder)
                 return Certificate(str(cred.path), str(hub.settings.ca))

@@ -42,6 +42,7 @@ PATH_FIELDS = {f.name for f in dataclasses.fields(HubConfig)} - {
     "realm",
     "db_host",
     "db_port",
+    "db_name",
     "proxy_principals",
     "proxy_dns",
     "processes",
@@ -214,7 +215,7 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
         env.service_of["kdc"] = kdc_service(realm)
         runtime.adopt(env.service_of["kdc"], record.refs.get("kdc", "0/0"), [realm.endpoint])
     if "orch" in parts:
-        held = [_credential(c) for c in record.credentials]
+        held = [credential(c) for c in record.credentials]
         handles["orch"] = Orch.reopen(Path(parts["orch"]["directory"]), handles["kdc"], held)
     if "postgres" in parts:
         p = parts["postgres"]
@@ -245,7 +246,7 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
     return env
 
 
-def _credential(data: dict[str, Any]) -> Credential:
+def credential(data: dict[str, Any]) -> Credential:
     paths = {k: Path(data[k]) if data.get(k) else None for k in ("path", "key_path")}
     return Credential(**{**data, **paths, "principals": tuple(data["principals"])})
 

@@ -18,6 +18,7 @@ import pytest
 DEFAULT_KOJI_VERSION = "1.35.3"
 RUNTIMES = ("auto", "processes", "containers")
 LOGS = ("on-failure", "all", "no")
+XDIST_SHARE = ("auto", "no")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -117,6 +118,13 @@ OPTIONS = (
         default="1",
     ),
     Option(
+        "boxkoji_xdist_share",
+        "under pytest-xdist: auto shares one KDC, orch and PostgreSQL server among the workers (each "
+        "keeps its own hub and database); no gives each worker a whole environment (default: auto)",
+        default="auto",
+        choices=XDIST_SHARE,
+    ),
+    Option(
         "boxkoji_container_memory",
         "containers runtime: memory limit of each service's container (e.g. 512m; default: none)",
     ),
@@ -182,6 +190,7 @@ class BoxKojiConfig:
     cov_workers: bool = False
     workers: int = 1
     hubs: int = 1
+    xdist_share: bool = True  # pytest-xdist workers share the KDC, orch and PostgreSQL (shared.py)
     container_memory: str | None = None
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
@@ -343,6 +352,7 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         cov_workers=bool(values["cov_workers"] or values["cov_koji"]),
         workers=workers,
         hubs=hubs,
+        xdist_share=values["boxkoji_xdist_share"] == "auto",
         container_memory=values["boxkoji_container_memory"] or None,
         base_image=values["boxkoji_base_image"] or None,
         cov_hub_reports=reports,

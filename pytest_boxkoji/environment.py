@@ -120,7 +120,7 @@ class Environment:
         if self.realm:
             urls["kdc"] = f"tcp://127.0.0.1:{self.realm.port}"
         if self.postgres:
-            urls["postgres"] = f"postgresql://koji@127.0.0.1:{self.postgres.port}/koji"
+            urls["postgres"] = f"postgresql://koji@127.0.0.1:{self.postgres.port}/{self.postgres.database}"
         if self.hub:
             urls["hub"], urls["files"] = self.hub.url, self.hub.files_url
         web = self.graph.handles.get("web")

@@ -14,7 +14,7 @@ from typing import Any
 import koji
 import pytest
 
-from pytest_boxkoji import progress
+from pytest_boxkoji import progress, shared
 from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
@@ -54,6 +54,7 @@ def environment() -> Any:
                 pytest.fail(str(exc), pytrace=False)
         else:
             env = Environment(cfg)
+            shared.join(env, request.config)  # a pytest-xdist worker: the run's KDC, orch, PostgreSQL
         request.config.stash[ENV_KEY] = env
         hub_coverage.configure(request.config)
         writer = progress.pytest_writer(request.config)

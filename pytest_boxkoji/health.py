@@ -41,7 +41,11 @@ def probe_postgres(service: dict[str, Any]) -> str:
     import psycopg2
 
     conn = psycopg2.connect(
-        host=service["host"], port=service["port"], dbname="koji", user="koji", connect_timeout=int(TIMEOUT)
+        host=service["host"],
+        port=service["port"],
+        dbname=service.get("dbname", "koji"),
+        user="koji",
+        connect_timeout=int(TIMEOUT),
     )
     try:
         with conn.cursor() as cur:

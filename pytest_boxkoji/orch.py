@@ -118,6 +118,10 @@ class Orch:
         for principal in cred.principals:
             self.realm.delete_principal(principal)
 
+    def ccache(self, name: str) -> str:
+        """Where `name`'s tickets are kept (a credential cache name)."""
+        return f"FILE:{self.directory}/krb5cc_{name}"
+
     def inventory(self) -> list[Credential]:
         """Everything handed out and not released, in the order it was handed out."""
         with self._lock:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_boxkoji import factories, reporting
+from pytest_boxkoji import factories, reporting, shared
 from pytest_boxkoji.config import add_options, read_config
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
@@ -24,6 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
     cfg = read_config(config)
     config.stash[CONFIG_KEY] = cfg
     config.pluginmanager.register(reporting.Reporting(config), "boxkoji-reporting")
+    shared.register(config)  # pytest-xdist's controller: the services its workers share
     if cfg.enabled and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         # CI systems stop jobs with SIGTERM, which would end Python without any teardown and
         # leave every service running: treat it as Ctrl-C, which pytest tears down after.

@@ -83,6 +83,14 @@ class Runtime(Protocol):
     def adopt(self, service: Service, ref: str, endpoints: Sequence[Endpoint] = ()) -> None:
         """Take over a service another process started and detached, by its ref (refs() there)."""
 
+    def share(self, service: Service, other: Runtime) -> list[str]:
+        """Make `service` (this runtime's) reachable by the services `other` starts, under its
+        usual address (pytest-xdist workers sharing a KDC); what `unshare` undoes, once the
+        service has stopped."""
+
+    def unshare(self, names: Sequence[str]) -> None:
+        """Remove what `share` made for runtimes that have ended (a worker's network)."""
+
     def detach(self) -> None:
         """Forget every service without stopping it (--boxkoji-keep)."""
 

@@ -559,6 +559,24 @@ class ContainersRuntime:
     def pids(self) -> list[int]:
         return []  # the containers' processes are the engine's
 
+    def share(self, service: Service, other: object) -> list[str]:
+        """The service's container joins `other`'s network under its usual name: the other
+        session's containers reach it as they would their own."""
+        network = getattr(other, "network", None)
+        container = self.containers.get(service.name)
+        if network is None or container is None or network.id == self.network.id:
+            return []
+        network.connect(container, aliases=[host_alias(service.name)])
+        return [str(network.name)]
+
+    def unshare(self, names: Sequence[str]) -> None:
+        """Remove the networks of ended sessions that shared services had joined (they could not
+        remove them while those services were connected)."""
+        for name in names:
+            for network in self.client.networks.list(names=[name]):
+                with contextlib.suppress(Exception):  # removed meanwhile
+                    network.remove()
+
     def detach(self) -> None:
         self.containers.clear()
 

@@ -275,6 +275,13 @@ class ProcessesRuntime:
         executor = self.executors.get(service.name)
         return executor is not None and executor.running()
 
+    def share(self, service: Service, other: object) -> list[str]:
+        """Nothing to do: every process listens on this host's 127.0.0.1."""
+        return []
+
+    def unshare(self, names: Sequence[str]) -> None:
+        """Nothing was made."""
+
     def detach(self) -> None:
         """Forget every process without stopping it (--boxkoji-keep)."""
         for executor in self.executors.values():

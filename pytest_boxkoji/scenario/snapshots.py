@@ -32,6 +32,10 @@ class Snapshots:
 
     def __init__(self, cluster: Cluster, topdir: Path, store: Path) -> None:
         self.cluster = cluster
+        self.database = cluster.database
+        # Databases of several hubs may share a cluster (pytest-xdist workers, shared.py): their
+        # snapshots' names carry their database's. The plain `koji` keeps the names it always had.
+        self.prefix = "boxkoji" if self.database == DB_NAME else f"boxkoji_{self.database}"
         self.topdir = topdir
         self.store = store
         self.taken: set[str] = set()
@@ -56,11 +60,10 @@ class Snapshots:
             for statement in statements:
                 cur.execute(statement)
 
-    @staticmethod
-    def _db(name: str) -> str:
+    def _db(self, name: str) -> str:
         if not SAFE.match(name):
             raise ValueError(f"snapshot name {name!r}: lowercase letters, digits and _ only")
-        return f"boxkoji_snap_{name}"
+        return f"{self.prefix}_snap_{name}"
 
     def take(self, name: str) -> None:
         """Copy the current state under `name` (replacing an older copy of that name)."""
@@ -70,14 +73,14 @@ class Snapshots:
         # poll it, so new connections are refused while the copy is made (their calls retry).
         try:
             self._sql(
-                f"ALTER DATABASE {DB_NAME} ALLOW_CONNECTIONS false",
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{DB_NAME}' "
+                f"ALTER DATABASE {self.database} ALLOW_CONNECTIONS false",
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.database}' "
                 "AND pid <> pg_backend_pid()",
                 f"DROP DATABASE IF EXISTS {db}_new",
-                f"CREATE DATABASE {db}_new TEMPLATE {DB_NAME}",
+                f"CREATE DATABASE {db}_new TEMPLATE {self.database}",
             )
         finally:
-            self._sql(f"ALTER DATABASE {DB_NAME} ALLOW_CONNECTIONS true")
+            self._sql(f"ALTER DATABASE {self.database} ALLOW_CONNECTIONS true")
         # Replace the older copy only once the new one exists.
         self._sql(f"DROP DATABASE IF EXISTS {db}", f"ALTER DATABASE {db}_new RENAME TO {db}")
         saved = self.store / name
@@ -103,16 +106,16 @@ class Snapshots:
 
     def _swap_in(self, name: str) -> None:
         retired = next(self._retired)
-        old_db, old_dir = f"boxkoji_retired_{retired}", self.store / f".retired-{retired}"
+        old_db, old_dir = f"{self.prefix}_retired_{retired}", self.store / f".retired-{retired}"
         self._sql(
-            f"ALTER DATABASE {DB_NAME} ALLOW_CONNECTIONS false",
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{DB_NAME}' "
+            f"ALTER DATABASE {self.database} ALLOW_CONNECTIONS false",
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.database}' "
             "AND pid <> pg_backend_pid()",
         )
-        self._wait_until_unused(DB_NAME)
+        self._wait_until_unused(self.database)
         self._sql(
-            f"ALTER DATABASE {DB_NAME} RENAME TO {old_db}",
-            f"ALTER DATABASE {self._copy_db(name)} RENAME TO {DB_NAME}",
+            f"ALTER DATABASE {self.database} RENAME TO {old_db}",
+            f"ALTER DATABASE {self._copy_db(name)} RENAME TO {self.database}",
         )
         self.topdir.rename(old_dir)
         self._copy_dir(name).rename(self.topdir)
@@ -120,8 +123,8 @@ class Snapshots:
 
     def _restore_by_copying(self, name: str) -> None:
         self._sql(
-            f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)",
-            f"CREATE DATABASE {DB_NAME} TEMPLATE {self._db(name)}",
+            f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)",
+            f"CREATE DATABASE {self.database} TEMPLATE {self._db(name)}",
         )
         if not self.topdir.exists():  # a swap failed between its two renames
             _copy_tree(self.store / name, self.topdir)

@@ -83,6 +83,7 @@ def start(context: Context) -> Hub:
         realm=orch.realm.realm,
         db_host=cluster.endpoint.host,
         db_port=cluster.endpoint.port,
+        db_name=cluster.database,
         topdir=workspace.directory / "topdir",
         # kojiweb logs its users in (services/web.py): by keytab, or by certificate.
         proxy_principals=f"{WEB_IDENTITY}@{orch.realm.realm}",

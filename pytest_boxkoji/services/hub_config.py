@@ -24,6 +24,7 @@ class HubConfig(apache.Site):
     db_host: str
     db_port: int
     topdir: Path
+    db_name: str = "koji"  # one per pytest-xdist worker when they share a cluster (shared.py)
     proxy_principals: str = ""
     proxy_dns: str = ""
     processes: int = 1
@@ -81,7 +82,7 @@ def configure(settings: HubConfig) -> Path:
 def hub_settings(settings: HubConfig) -> dict[str, str]:
     """hub.conf's [hub] section: our defaults, then whatever a scenario sets."""
     values = {
-        "DBName": "koji",
+        "DBName": settings.db_name,
         "DBUser": "koji",
         "DBHost": settings.db_host,
         "DBPort": str(settings.db_port),

@@ -47,8 +47,17 @@ SETTINGS = {
 class Cluster:
     """One PostgreSQL data directory, the address it listens on, and the programs it runs."""
 
-    def __init__(self, directory: Path, endpoint: Endpoint, tools: Tools, name: str = "postgres") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        endpoint: Endpoint,
+        tools: Tools,
+        name: str = "postgres",
+        database: str = DB_NAME,
+    ) -> None:
         self.directory = directory
+        # The hub's database: `koji`, or one per pytest-xdist worker on a shared cluster (shared.py).
+        self.database = database
         self.data = directory / "data"
         self.endpoint = endpoint
         self.tools = tools
@@ -64,12 +73,14 @@ class Cluster:
     def port(self) -> int:
         return self.endpoint.client_port
 
-    def dsn(self, dbname: str = DB_NAME) -> str:
-        """The test process's view: TCP to the published address."""
+    def dsn(self, dbname: str | None = None) -> str:
+        """The test process's view: TCP to the published address (default: the hub's database)."""
         end = self.endpoint
-        return f"host={end.client_host} port={end.client_port} user={DB_USER} dbname={dbname}"
+        return (
+            f"host={end.client_host} port={end.client_port} user={DB_USER} dbname={dbname or self.database}"
+        )
 
-    def connect(self, dbname: str = DB_NAME) -> psycopg2.extensions.connection:
+    def connect(self, dbname: str | None = None) -> psycopg2.extensions.connection:
         return psycopg2.connect(self.dsn(dbname), connect_timeout=3)
 
     def accepts_connections(self) -> bool:

@@ -76,6 +76,7 @@ def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig)
             "probe": "postgres",
             "host": cluster.endpoint.host,
             "port": cluster.endpoint.port,
+            "dbname": cluster.database,
             "check": "SELECT server_version as the hub's database user",
         },
     ]
