@@ -38,7 +38,7 @@ def test_share(request, boxkoji, koji_admin, kdc, postgres, worker_id):
         "databases": databases,
         "hub": env.hub_url,
         "directories": [str(d) for d in env.workspace.directories],
-        "shared": request.config.workerinput["boxkoji_shared"]["directory"],
+        "shared": request.config.workerinput.get("boxkoji_shared", {}).get("directory"),
         "pids": env.runtime.pids(),
         "runtime": env.runtime.name,
     }

@@ -36,6 +36,9 @@ class FakeOrch:
             return Cred(path=Path(f"/session/orch/{name}.pem"))
         return Cred(password="s3cret")
 
+    def ccache(self, name: str) -> str:
+        return f"FILE:{self.directory}/krb5cc_{name}"
+
 
 class FakeAdmin:
     def __init__(self) -> None:
