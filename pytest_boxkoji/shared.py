@@ -194,6 +194,8 @@ class Shared:
     def _share(self, context: Context, part: str) -> None:
         """Make the shared service reachable from the services this worker starts."""
         attached = self.attached()
+        # Its files (the realm's krb5.conf, the orch's keytabs and certificates) too.
+        context.runtime.mount(attached.workspace.directory)
         names = attached.runtime.share(attached.service_of[part], context.runtime)
         if names:
             with (
