@@ -30,6 +30,7 @@ Who does what:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -38,6 +39,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -256,18 +258,32 @@ class SharedOrch(Orch):
         hosts: tuple[str, ...] = (),
         owner: tuple[int, int] | None = None,
     ) -> Credential:
+        with self._synced():
+            return super().checkout(name, kind, holder, hosts, owner)
+
+    def release(self, name: str, kind: Kind) -> None:
+        """Taken back for every worker: the credential is the run's, as the KDC is."""
+        with self._synced():
+            super().release(name, kind)
+
+    @contextlib.contextmanager
+    def _synced(self) -> Iterator[None]:
+        """What every worker has handed out, read before and written after a change."""
         with FileLock(str(self.directory / "inventory.lock")):
             if self._inventory.exists():
                 held = [attach.credential(c) for c in json.loads(self._inventory.read_text())]
-                self._held = {(cred.name, cred.kind): cred for cred in held}
-            cred = super().checkout(name, kind, holder, hosts, owner)
-            temporary = self._inventory.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps([_plain(c) for c in self._held.values()]))
-            temporary.replace(self._inventory)
-        return cred
-
-    def release(self, name: str, kind: Kind) -> None:
-        """Nothing: another worker may hold the credential; they all go with the run's KDC."""
+                # The objects this process already has stay the same objects (checkout's promise).
+                mine = self._held
+                self._held = {
+                    (c.name, c.kind): mine[(c.name, c.kind)] if mine.get((c.name, c.kind)) == c else c
+                    for c in held
+                }
+            try:
+                yield
+            finally:
+                temporary = self._inventory.with_suffix(f".{os.getpid()}.tmp")
+                temporary.write_text(json.dumps([_plain(c) for c in self._held.values()]))
+                temporary.replace(self._inventory)
 
     def ccache(self, name: str) -> str:
         return f"FILE:{self.tickets or self.directory}/krb5cc_{name}"
