@@ -9,11 +9,12 @@ SELECTION defaults to tests/integration. Options default to the plugin's BOXKOJI
 
 Memory: every ~0.5 s, the processes the pytest run started for the environment: everything
 below the pytest process except pytest's own (the controller, the xdist workers, nested pytest
-runs of the suite's tests); with the containers runtime also the processes of the containers whose
-workspace belongs to this run (their cgroup). Browsers the tests drive are counted (they are part
-of the run's footprint), and named in the breakdown. RSS counts a page shared by forked processes
-(Apache's, PostgreSQL's) once per process; PSS divides it among them (/proc/PID/smaps_rollup), so
-the PSS sum is what the run really holds. The peak of each sum is printed, with what made it up.
+runs of the suite's tests); with the containers runtime also the processes of the containers
+whose workspace belongs to this run (their cgroup). The Chromium that koji_browser drives (and
+Playwright's driver) is a client, not a service: its memory is printed apart, not in the sums.
+RSS counts a page shared by forked processes (Apache's, PostgreSQL's) once per process; PSS
+divides it among them (/proc/PID/smaps_rollup), so the PSS sum is what the run really holds.
+The peak of each sum is printed, with what made it up.
 Exits non-zero when a pytest run fails.
 """
 
@@ -35,6 +36,7 @@ import psutil
 from pytest_boxkoji.workspace import OWNER_FILE
 
 PYTEST_MARKS = ("pytest", "exec(eval(sys.stdin.readline()))")  # pytest, and xdist's worker bootstrap
+BROWSER = ("chrom", "node", "playwright")  # koji_browser's Chromium and Playwright's driver
 
 
 def _pss(pid: int) -> int:
@@ -91,6 +93,7 @@ def _container_pids(tree: set[int]) -> set[int]:
 class Sample:
     rss: int = 0
     pss: int = 0
+    browser_pss: int = 0
     by_name: dict[str, tuple[int, int]] = field(default_factory=dict)  # name: (count, pss)
 
 
@@ -111,6 +114,9 @@ def sample(root: psutil.Process, containers: bool) -> Sample:
         except psutil.Error:
             continue
         pss = _pss(pid)
+        if any(mark in name.lower() for mark in BROWSER):
+            taken.browser_pss += pss
+            continue
         taken.rss += rss
         taken.pss += pss
         names[name][0] += 1
@@ -125,6 +131,7 @@ class Run:
     seconds: float = 0.0
     peak_rss: Sample = field(default_factory=Sample)
     peak_pss: Sample = field(default_factory=Sample)
+    peak_browser: int = 0
     code: int = 0
     summary: str = ""
 
@@ -144,6 +151,7 @@ def run(workers: int, command: list[str], interval: float, containers: bool, log
                     done.peak_rss = now
                 if now.pss > done.peak_pss.pss:
                     done.peak_pss = now
+                done.peak_browser = max(done.peak_browser, now.browser_pss)
                 stop.wait(interval)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -211,6 +219,7 @@ def main() -> None:
             "        at the PSS peak: "
             + ", ".join(f"{name} x{n} {pss / 2**20:.0f}" for name, (n, pss) in top)
         )
+        print(f"        browsers (not counted above): peak PSS {done.peak_browser / 2**20:.0f} MB")
     baseline = next((r for r in runs if r.workers == 0), None)
     print()
     print(" workers   wall s  speed-up  peak RSS MB  peak PSS MB")
