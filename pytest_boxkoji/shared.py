@@ -176,7 +176,7 @@ class Shared:
     def _start(self) -> None:
         from pytest_boxkoji.environment import Environment
 
-        # keep: its services must outlive this worker (no atexit sweep of them, no pid label).
+        # keep: its services must outlive this worker (containers: no pid label for the sweeps).
         env = Environment(replace(self.config, keep=True))
         try:
             for name in SHARED_PARTS:
