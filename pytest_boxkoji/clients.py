@@ -28,9 +28,12 @@ def write_profile(
     topdir: Path,
     ca: Path,
     profile: str = PROFILE,
+    plugin_paths: Path | None = None,
 ) -> Path:
-    """A koji client config with `profile` (Kerberos by default), added to what `path` holds."""
+    """A koji client config with `profile` (Kerberos by default), added to what `path` holds.
+    `plugin_paths`: CLI plugins (the Koji tree's plugins/cli, matching its hub plugins)."""
     before = path.read_text() + "\n" if path.exists() else ""
+    plugins = f"plugin_paths = {plugin_paths}\n" if plugin_paths else ""
     path.write_text(
         before
         + f"""[{profile}]
@@ -48,6 +51,7 @@ retry_interval = 1
 anon_retry = false
 use_fast_upload = true
 """
+        + plugins
     )
     path.chmod(0o644)
     return path

@@ -152,6 +152,8 @@ HUB_FIXTURES = frozenset(
         "web",
         "proxy",
         "koji_browser",
+        "broker",
+        "koji_messages",
     }
 )
 
@@ -292,3 +294,18 @@ def cli() -> Any:
         return run
 
     return koji_cli
+
+
+def messages() -> Any:
+    """`koji_messages`: what the hub sent during the test, read from the broker (koji.#), with
+    `.wait("build.tag", timeout=10)` and `.messages`. The hub's protonmsg plugin sends to the
+    session's broker from the first use on (the `broker` fixture starts both)."""
+
+    @pytest.fixture
+    def koji_messages(broker: Any, _boxkoji_state: Any) -> Iterator[Any]:
+        # After the test's state is restored (and its scenario applied): only the test's own.
+        subscription = broker.subscribe()
+        yield subscription
+        subscription.close()
+
+    return koji_messages

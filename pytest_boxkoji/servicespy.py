@@ -51,6 +51,7 @@ REQUIREMENTS = (
     Requirement("MarkupSafe"),  # Jinja2
     Requirement("python-multilib"),  # kojid
     Requirement("coverage>=7.4,<8"),  # --cov-hub: the same data format as the test process's coverage
+    Requirement("python-qpid-proton", debian="python3-qpid-proton"),  # the protonmsg hub plugin
 )
 # 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
 MOD_WSGI = "mod_wsgi==5.0.2"

@@ -233,6 +233,7 @@ def start(context: Context) -> Proxy:
         hub.settings.topdir,
         orch.ca_file,
         clients.PROXY_PROFILE,
+        plugin_paths=context.parts["source"].path / "plugins" / "cli",
     )
     return Proxy(endpoint, orch.ca_file, koji_config)
 
