@@ -26,7 +26,11 @@ TOPIC_PREFIX = "/topic/koji"
 # otherwise start one as a daemon that outlives it. Then the broker, once the mapper answers.
 LAUNCH = """\
 "$1" -port "$ERL_EPMD_PORT" &
-until "$1" -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; do sleep 0.05; done
+mapper=$!
+until "$1" -port "$ERL_EPMD_PORT" -names >/dev/null 2>&1; do
+    kill -0 "$mapper" 2>/dev/null || { echo "epmd (Erlang's port mapper) ended" >&2; exit 1; }
+    sleep 0.05
+done
 exec "$2"
 """
 
@@ -98,9 +102,10 @@ def start(context: Context) -> Broker:
         "RABBITMQ_NODENAME": "rabbit@localhost",
         "RABBITMQ_DIST_PORT": str(dist.port),
         "ERL_EPMD_PORT": str(epmd.port),
-        "ERL_EPMD_ADDRESS": epmd.bind,
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"-kernel inet_dist_use_interface {_erlang(dist.bind)}",
     }
+    if epmd.bind != "0.0.0.0":  # epmd adds loopback itself: with "every address" it clashes
+        env["ERL_EPMD_ADDRESS"] = epmd.bind
     (directory / "rabbitmq-env.conf").write_text("")
     workspace.chown(directory)
     broker = Broker(amqp)

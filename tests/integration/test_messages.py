@@ -1,9 +1,11 @@
 """Messages: Koji's own protonmsg hub plugin sending to a real AMQP 1.0 broker (RabbitMQ), read
 by koji_messages, a real consumer on the broker; hub plugin configuration from scenarios."""
 
+import ast
+
 import pytest
 
-from pytest_boxkoji.messages import MessageNotReceived
+from pytest_boxkoji.messages import TOPICS, MessageNotReceived
 from pytest_boxkoji.scenario.loader import ScenarioError
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
@@ -178,3 +180,17 @@ def test_sidetag_plugin_is_gone_without_the_scenario(koji_cli):
     missing = koji_cli("add-sidetag", "anything")
     assert missing.returncode != 0
     assert "Invalid method: createSideTag" in missing.stderr
+
+
+def test_every_kind_of_message_protonmsg_sends_has_a_topic(koji_source_path):
+    """koji_messages names topics by protonmsg's rules: a Koji whose protonmsg sends a new kind
+    of message fails here, not silently in a test of yours."""
+    tree = ast.parse((koji_source_path / "plugins" / "hub" / "protonmsg.py").read_text())
+    kinds = {
+        decorator.args[0].value.removeprefix("post")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "callback"
+    }
+    assert kinds - {"Commit"} == set(TOPICS)  # postCommit sends what the others queued
