@@ -96,12 +96,12 @@ def test_one_tests_messages_do_not_reach_the_next(pytester, koji_source_path, ch
     result.assert_outcomes(passed=2)
 
 
-def test_two_subscriptions_see_only_what_came_after_them(broker, koji_admin):
-    before = broker.subscribe()
+def test_two_subscriptions_see_only_what_came_after_them(koji_broker, koji_admin):
+    before = koji_broker.subscribe()
     try:
         koji_admin.createTag("early")
         koji_admin.packageListAdd("early", "bash", owner="kojiadmin")
-        after = broker.subscribe()
+        after = koji_broker.subscribe()
         try:
             koji_admin.packageListAdd("early", "coreutils", owner="kojiadmin")
             assert after.wait("package.add").properties["package"] == "coreutils"
