@@ -23,7 +23,7 @@ from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Credential, Orch
 from pytest_boxkoji.runtimes import choose_runtime
 from pytest_boxkoji.runtimes.tools import Endpoint
-from pytest_boxkoji.services import Service, apache, hub_config
+from pytest_boxkoji.services import Service, apache, hub_config, hub_plugins
 from pytest_boxkoji.services.hub import Hub
 from pytest_boxkoji.services.hub_config import HubConfig
 from pytest_boxkoji.services.kdc import Realm
@@ -48,6 +48,7 @@ PATH_FIELDS = {f.name for f in dataclasses.fields(HubConfig)} - {
     "threads",
     "extra_settings",
     "policy",
+    "plugin_files",
 }
 
 
@@ -142,7 +143,8 @@ class AttachedEnvironment(Environment):
             hub = cast(Hub | None, self.graph.handles.get("hub"))
             recorded = self.record.parts.get("hub", {}).get("settings", {})
             if hub is not None and recorded:  # scenarios' hub settings and policies undone
-                hub.reconfigure(dict(recorded["extra_settings"]), recorded["policy"])
+                plugin_files = hub_plugins.parse_files(recorded.get("plugin_files", ()))
+                hub.reconfigure(dict(recorded["extra_settings"]), recorded["policy"], plugin_files)
         except Exception as exc:  # the hub keeps running; say why its state may differ
             log.warning("could not give the hub's state back: %s", exc)
         self.release()
@@ -259,6 +261,7 @@ def _hub(data: dict[str, Any], env: Environment) -> Hub:
         values["endpoint"] = Endpoint(**values["endpoint"])
         values["proxied"] = Endpoint(**values["proxied"])
         values["extra_settings"] = tuple(tuple(pair) for pair in values["extra_settings"])
+        values["plugin_files"] = tuple(tuple(pair) for pair in values.get("plugin_files", ()))
         for name in PATH_FIELDS:
             if values.get(name) is not None:
                 values[name] = Path(values[name])

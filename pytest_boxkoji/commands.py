@@ -36,9 +36,11 @@ from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.scenario import dump as dumper
+from pytest_boxkoji.scenario import plugins
 from pytest_boxkoji.scenario.loader import Scenario, load
 from pytest_boxkoji.scenario.snapshots import SAFE, Snapshots
 from pytest_boxkoji.scenario.state import hub_config_of, parse_policy, policy_text, refused
+from pytest_boxkoji.services import hub_plugins
 from pytest_boxkoji.services.hub import Hub
 
 SAVED = "saved_"  # `snapshot save NAME` keeps database boxkoji_snap_saved_NAME (pytest's are apart)
@@ -389,23 +391,30 @@ def env_lines(config: BoxKojiConfig, name: str, user: str) -> int:
 def apply_scenario(env: Environment, scenario: Scenario) -> None:
     """Apply onto the running hub; refused half-way, the hub is put back as it was."""
     hub: Hub = env.graph.get("hub")
-    settings, policies = hub_config_of(scenario, env.source().path)
+    koji_src = env.source().path
+    settings, policies = hub_config_of(scenario, koji_src)
+    # Its mistakes before anything changes, as the marker checks them.
+    config = plugins.plugin_config(
+        scenario, [Path(d) for d in applier.plugin_path(scenario, koji_src).split(":")]
+    )
     before = hub.settings
+    before_files = hub_plugins.parse_files(before.plugin_files)
     merged_settings = {**dict(before.extra_settings), **settings}
     merged_policies = {**parse_policy(before.policy), **policies}
+    merged_files = hub_plugins.merge_files(before_files, config)
     snapshots = Snapshots(env.start_postgres(), env.topdir, env.directory / "snapshots")
     try:
         snapshots.take("apply_backup")
         if "Plugins" in settings:
             for directory in settings["PluginPath"].split(":"):
                 env.runtime.mount(Path(directory))
-        hub.reconfigure(merged_settings, policy_text(merged_policies))
+        hub.reconfigure(merged_settings, policy_text(merged_policies), merged_files)
         env.forget_sessions()
         try:
             applier.apply(scenario, env.admin_session(), env.config.cache_dir)
         except koji.GenericError as exc:
             snapshots.restore("apply_backup")
-            hub.reconfigure(dict(before.extra_settings), before.policy)
+            hub.reconfigure(dict(before.extra_settings), before.policy, before_files)
             env.forget_sessions()
             raise refused(scenario, exc) from None
         snapshots.drop("apply_backup")

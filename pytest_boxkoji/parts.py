@@ -9,7 +9,7 @@ from pytest_boxkoji.coverage.data import DAEMONS, KojiCoverage
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.services import hub, kdc, postgres, proxy, web
+from pytest_boxkoji.services import broker, hub, kdc, postgres, proxy, web
 from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -52,4 +52,6 @@ PARTS = (
     hub.PART,
     web.PART,
     proxy.PART,
+    broker.PART,
+    broker.MESSAGES,
 )

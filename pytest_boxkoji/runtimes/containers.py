@@ -48,6 +48,7 @@ IMAGE_PATHS = {
     "apache2": "/usr/sbin/apache2",
     "mod_ssl.so": "/usr/lib/apache2/modules/mod_ssl.so",
     "mod_auth_gssapi.so": "/usr/lib/apache2/modules/mod_auth_gssapi.so",
+    "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
 }
 # Debian's apache2 has these compiled in (a LoadModule for them would fail).
 IMAGE_BUILTIN_MODULES = {"mod_unixd.so", "mod_log_config.so"}

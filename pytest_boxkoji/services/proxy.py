@@ -234,7 +234,7 @@ def start(context: Context) -> Proxy:
         hub.settings.topdir,
         orch.ca_file,
         clients.PROXY_PROFILE,
-        context.config.cli_plugins,
+        clients.cli_plugin_paths(context.parts["source"].path, context.config.cli_plugins),
     )
     return Proxy(endpoint, orch.ca_file, koji_config)
 
