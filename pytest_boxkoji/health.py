@@ -37,6 +37,24 @@ def probe_kdc(service: dict[str, Any]) -> str:
     return done.stdout.strip() or "MIT Kerberos"
 
 
+# AMQP 1.0's protocol header for a SASL layer: a broker that speaks AMQP 1.0 answers with its own.
+AMQP_SASL_HEADER = b"AMQP\x03\x01\x00\x00"
+
+
+def probe_amqp(service: dict[str, Any]) -> str:
+    with socket.create_connection((service["host"], service["port"]), timeout=TIMEOUT) as conn:
+        conn.sendall(AMQP_SASL_HEADER)
+        answer = b""
+        while len(answer) < len(AMQP_SASL_HEADER):
+            chunk = conn.recv(len(AMQP_SASL_HEADER) - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+    if answer != AMQP_SASL_HEADER:
+        raise RuntimeError(f"no AMQP 1.0 answer to the protocol header: {answer!r}")
+    return ""
+
+
 def probe_postgres(service: dict[str, Any]) -> str:
     import psycopg2
 
@@ -103,6 +121,7 @@ PROBES = {
     "hub": probe_hub,
     "builders": probe_builders,
     "web": probe_web,
+    "amqp": probe_amqp,
 }
 
 

@@ -128,7 +128,21 @@ def start(context: Context) -> Broker:
             image="broker",
         )
     )
+    proxy = context.parts.get("proxy")
+    if proxy is not None:  # started before the broker: its /health learns of it now
+        proxy.probe_also(health_entry(broker))
     return broker
+
+
+def health_entry(broker: Broker) -> dict[str, object]:
+    """What the proxy's /health probes of the broker."""
+    return {
+        "name": "broker",
+        "probe": "amqp",
+        "host": broker.endpoint.host,
+        "port": broker.endpoint.port,
+        "check": "an AMQP 1.0 protocol header answered",
+    }
 
 
 def protonmsg_config(broker: Broker) -> dict[str, Sections]:

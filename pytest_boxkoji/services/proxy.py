@@ -7,6 +7,7 @@ proxy's token (templates/apache-macros.j2)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from pytest_boxkoji import clients, hostprogs
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service, web
+from pytest_boxkoji.services import Check, Service, broker, web
 from pytest_boxkoji.services.apache import PROXY_TOKEN
 from pytest_boxkoji.services.hub import Hub
 
@@ -28,6 +29,18 @@ class Proxy:
     endpoint: Endpoint
     ca: Path
     koji_config: Path  # the koji config file: its profile boxkoji-proxy goes through the proxy
+    health_manifest: Path  # what /health probes, read again on each request
+
+    def probe_also(self, service: dict[str, object]) -> None:
+        """/health probes this service too from now on (one started after the proxy)."""
+        manifest = json.loads(self.health_manifest.read_text())
+        manifest["services"] = [s for s in manifest["services"] if s["name"] != service["name"]] + [service]
+        partial = self.health_manifest.with_suffix(".partial")  # never half a file to the reader
+        partial.write_text(json.dumps(manifest, indent=2))
+        partial.chmod(0o600)
+        owner = self.health_manifest.stat()  # the health service's user reads it
+        os.chown(partial, owner.st_uid, owner.st_gid)
+        partial.replace(self.health_manifest)
 
     @property
     def url(self) -> str:
@@ -111,12 +124,14 @@ def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig)
             "check": "kojiweb's index page with the hub's data",
         }
     )
+    if "broker" in context.parts:  # started before the proxy; a later one adds itself
+        services.append(broker.health_entry(context.parts["broker"]))
     return {"token": token, "services": services}
 
 
 def health_service(
     context: Context, directory: Path, manifest: dict[str, object]
-) -> tuple[Service, Endpoint]:
+) -> tuple[Service, Endpoint, Path]:
     python = context.parts["python"]
     endpoint = context.runtime.endpoint("health", 8081)
     directory.mkdir(parents=True, exist_ok=True)
@@ -133,7 +148,7 @@ def health_service(
         log=directory / "health.log",
         image="hub",
     )
-    return service, endpoint
+    return service, endpoint, manifest_path
 
 
 def _listens(endpoint: Endpoint) -> bool:
@@ -183,7 +198,7 @@ def start(context: Context) -> Proxy:
     runtime, workspace = context.runtime, context.workspace
     directory = workspace.directory / "proxy"
     token = orch.checkout(PROXY_TOKEN, "password", holder="proxy").password
-    health, health_endpoint = health_service(
+    health, health_endpoint, manifest = health_service(
         context, directory / "health", health_manifest(context, token, hub, site)
     )
     endpoint = runtime.endpoint("proxy", 8443)
@@ -236,7 +251,7 @@ def start(context: Context) -> Proxy:
         clients.PROXY_PROFILE,
         clients.cli_plugin_paths(context.parts["source"].path, context.config.cli_plugins),
     )
-    return Proxy(endpoint, orch.ca_file, koji_config)
+    return Proxy(endpoint, orch.ca_file, koji_config, manifest)
 
 
 PART = Part("proxy", ("source", "python", "kdc", "orch", "postgres", "hub", "web"), start)

@@ -49,7 +49,11 @@ class Box:
         return done
 
     def status(self) -> dict:
-        return json.loads(self("status", "--json", code=None).stdout)
+        done = self("status", "--json", code=None)
+        try:
+            return json.loads(done.stdout)
+        except ValueError:
+            pytest.fail(f"status --json: exit {done.returncode}\n{done.stdout}\n{done.stderr}")
 
     def record(self) -> box.BoxRecord:
         return box.read(self.cache, self.name)

@@ -194,3 +194,13 @@ def test_every_kind_of_message_protonmsg_sends_has_a_topic(koji_source_path):
         if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "callback"
     }
     assert kinds - {"Commit"} == set(TOPICS)  # postCommit sends what the others queued
+
+
+def test_health_probes_the_broker(koji_broker, proxy):
+    """/health lists the broker, whichever of the two the session started first (the proxy's
+    manifest, or the broker adding itself to a running proxy's), and finds it speaking AMQP 1.0."""
+    import requests
+
+    health = requests.get(proxy.health_url, verify=str(proxy.ca), timeout=30).json()
+    assert health["services"]["broker"]["state"] == "up", health["services"]["broker"]
+    assert "AMQP 1.0" in health["services"]["broker"]["check"]
