@@ -267,27 +267,17 @@ def optional_checks(settings: BoxKojiConfig) -> list[Finding]:
     checks = []
     if settings.runtime in ("auto", "processes"):
         checks += [_program(p) for p in (hostprogs.NGINX, hostprogs.RABBITMQ, hostprogs.EPMD)]
-    proton = importlib.util.find_spec("proton") is not None
-    checks.append(
-        Finding(
-            "python-qpid-proton",
-            proton,
-            "importable" if proton else "not installed",
-            fix=MESSAGES_INSTALL,
-        )
-    )
+    checks.append(_module("python-qpid-proton", "proton", MESSAGES_INSTALL))
     found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     checks.append(Finding("Chromium", found is not None, found or "not found", ("chromium",), ("chromium",)))
-    playwright = importlib.util.find_spec("playwright") is not None
-    checks.append(
-        Finding(
-            "Playwright",
-            playwright,
-            "importable" if playwright else "not installed",
-            fix=INSTALL.split(" (")[0],
-        )
-    )
+    checks.append(_module("Playwright", "playwright", INSTALL.split(" (")[0]))
     return checks
+
+
+def _module(name: str, module: str, fix: str) -> Finding:
+    """A Python package the plugin's own environment needs, by its import name."""
+    found = importlib.util.find_spec(module) is not None
+    return Finding(name, found, "importable" if found else "not installed", fix=fix)
 
 
 def run_checks(settings: BoxKojiConfig) -> dict[str, list[Finding]]:
