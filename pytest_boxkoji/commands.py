@@ -72,6 +72,7 @@ def up(
     dirs: Sequence[Path],
     detach: bool,
     hub_port: int | None = None,
+    web: bool = False,
 ) -> int:
     """Start an environment, record it, print how to use it; then wait for Ctrl-C (stopping it)
     or, detached, leave it running."""
@@ -88,7 +89,8 @@ def up(
             env.start()
             if config.workers:
                 env.workers.start(config.workers)
-            # --web (planned): env.graph.get("web") here; attach.py then has to adopt it (see architecture).
+            if web:  # kojiweb and the proxy in front of it all (attach_web.py adopts them)
+                env.graph.get("proxy")
             if scenario is not None:
                 apply_scenario(env, scenario)
             text = report(name, env)  # before the record: it hands out the admin's keytab

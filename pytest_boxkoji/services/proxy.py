@@ -28,6 +28,7 @@ class Proxy:
     endpoint: Endpoint
     ca: Path
     koji_config: Path  # the koji config file: its profile boxkoji-proxy goes through the proxy
+    health_endpoint: Endpoint | None = None  # the health service behind /health
 
     @property
     def url(self) -> str:
@@ -126,14 +127,25 @@ def health_service(
     manifest_path = directory / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, indent=2))
     manifest_path.chmod(0o600)  # the proxy's token
-    service = Service(
+    return health(python.python, directory, endpoint), endpoint
+
+
+def health(python: Path, directory: Path, endpoint: Endpoint) -> Service:
+    """The health service on the files health_service wrote (attach.py rebuilds it from them)."""
+    manifest_path = directory / "manifest.json"
+    return Service(
         name="health",
-        command=[str(python.python), str(script), str(manifest_path), endpoint.bind, str(endpoint.port)],
+        command=[
+            str(python),
+            str(directory / HEALTH_SCRIPT.name),
+            str(manifest_path),
+            endpoint.bind,
+            str(endpoint.port),
+        ],
         ready=Check("the health service accepts connections", lambda: _listens(endpoint)),
         log=directory / "health.log",
         image="hub",
     )
-    return service, endpoint
 
 
 def _listens(endpoint: Endpoint) -> bool:
@@ -171,6 +183,25 @@ def configure(
     return nginx_conf
 
 
+def nginx(directory: Path, tools: Tools, endpoint: Endpoint, ca: Path) -> Service:
+    """nginx on the configuration `configure` wrote in `directory` (attach.py rebuilds it)."""
+    logs = directory / "logs"
+    return Service(
+        name="proxy",
+        command=[
+            tools.path(hostprogs.NGINX),
+            "-e",
+            str(logs / "error.log"),
+            "-c",
+            str(directory / "conf" / "nginx.conf"),
+        ],
+        ready=Check("the hub's URL answers through nginx over HTTPS", lambda: answers(endpoint, ca)),
+        log=logs / "nginx.stdout.log",
+        extra_logs=(logs / "error.log",),
+        image="proxy",
+    )
+
+
 def answers(endpoint: Endpoint, ca: Path) -> bool:
     import requests
 
@@ -183,7 +214,7 @@ def start(context: Context) -> Proxy:
     runtime, workspace = context.runtime, context.workspace
     directory = workspace.directory / "proxy"
     token = orch.checkout(PROXY_TOKEN, "password", holder="proxy").password
-    health, health_endpoint = health_service(
+    health_, health_endpoint = health_service(
         context, directory / "health", health_manifest(context, token, hub, site)
     )
     endpoint = runtime.endpoint("proxy", 8443)
@@ -202,29 +233,12 @@ def start(context: Context) -> Proxy:
         "token": token,
         "topdir": hub.settings.topdir,
     }
-    nginx_conf = configure(
+    configure(
         directory, endpoint, tools, upstreams, {"cert": cert.path, "key": cert.key_path, "ca": orch.ca_file}
     )
     workspace.chown(directory)
-    context.start_service(health)
-    context.start_service(
-        Service(
-            name="proxy",
-            command=[
-                tools.path(hostprogs.NGINX),
-                "-e",
-                str(directory / "logs" / "error.log"),
-                "-c",
-                str(nginx_conf),
-            ],
-            ready=Check(
-                "the hub's URL answers through nginx over HTTPS", lambda: answers(endpoint, orch.ca_file)
-            ),
-            log=directory / "logs" / "nginx.stdout.log",
-            extra_logs=(directory / "logs" / "error.log",),
-            image="proxy",
-        )
-    )
+    context.start_service(health_)
+    context.start_service(nginx(directory, tools, endpoint, orch.ca_file))
     proxy_url = f"https://localhost:{endpoint.client_port}"
     koji_config = clients.write_profile(  # beside the direct profile, in the same file
         hub.koji_config,
@@ -236,7 +250,7 @@ def start(context: Context) -> Proxy:
         clients.PROXY_PROFILE,
         context.config.cli_plugins,
     )
-    return Proxy(endpoint, orch.ca_file, koji_config)
+    return Proxy(endpoint, orch.ca_file, koji_config, health_endpoint)
 
 
 PART = Part("proxy", ("source", "python", "kdc", "orch", "postgres", "hub", "web"), start)
