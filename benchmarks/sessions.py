@@ -49,11 +49,11 @@ class ContainerPids:
         self.known: dict[str, int] = {}
 
     def of(self, sessions: set[int]) -> list[int]:
-        from pytest_boxkoji.runtimes.containers import LABEL
+        from pytest_boxkoji.runtimes.containers import LABEL, listed
 
         found = []
         with contextlib.suppress(Exception):  # a container removed while we look
-            for container in self.client.containers.list(filters={"label": LABEL}, ignore_removed=True):
+            for container in listed(self.client, LABEL):
                 if int(container.labels.get(LABEL, "0-").split("-")[0]) not in sessions:
                     continue
                 if container.id not in self.known:

@@ -218,17 +218,12 @@ def processes_of(pid: int, directories: Sequence[Path]) -> list[int]:
 
 def containers_of(pid: int) -> list[str]:
     """Containers and networks whose session label starts with the session's pid."""
-    from pytest_boxkoji.runtimes.containers import LABEL, probe
+    from pytest_boxkoji.runtimes.containers import LABEL, listed, probe
 
     client, problem = probe()
-    if client is None:
-        return []
+    assert client is not None, problem
     mine = f"{pid}-"
-    found = [
-        c.name
-        for c in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
-        if c.labels.get(LABEL, "").startswith(mine)
-    ]
+    found = [c.name for c in listed(client, LABEL) if c.labels.get(LABEL, "").startswith(mine)]
     found += [
         n.name
         for n in client.networks.list(filters={"label": LABEL})
@@ -251,9 +246,9 @@ def port_claims(pid: int) -> list[int]:
 def leftovers(pid: int, directories: Sequence[Path], runtime: str) -> dict[str, list[Any]]:
     """Everything of a session that is still there: the test asserts this empties."""
     left: dict[str, list[Any]] = {
+        "port claims": port_claims(pid),
         "directories": [str(d) for d in directories if d.exists()] + [str(d) for d in owned_directories(pid)],
         "processes": processes_of(pid, directories),
-        "port claims": port_claims(pid),
     }
     if runtime == "containers":
         left["containers and networks"] = containers_of(pid)
