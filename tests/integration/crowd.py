@@ -255,6 +255,24 @@ def leftovers(pid: int, directories: Sequence[Path], runtime: str) -> dict[str, 
     return {kind: sorted(set(found)) for kind, found in left.items() if found}
 
 
+def standing(record: dict[str, Any]) -> dict[str, list[Any]]:
+    """What of a session's record still stands: its processes, directories and containers (by
+    name, one listing)."""
+    found: dict[str, list[Any]] = {
+        "processes": [pid for pid in record["pids"] if psutil.pid_exists(pid)],
+        "directories": [d for d in record["directories"] if Path(d).exists()],
+        "containers": [],
+    }
+    if record["resources"]:
+        from pytest_boxkoji.runtimes.containers import LABEL, probe
+
+        client, problem = probe()
+        assert client is not None, problem
+        names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True, filters={"label": LABEL})}
+        found["containers"] = [name for name in record["resources"] if name in names]
+    return found
+
+
 def tree_memory(pids: Sequence[int]) -> int:
     """Bytes the processes and their descendants use: PSS where the kernel gives it (shared pages
     split between their users, so PostgreSQL's shared buffers count once), else RSS."""
