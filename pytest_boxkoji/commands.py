@@ -159,7 +159,8 @@ def report(name: str, env: Environment) -> str:
     keytab = env.start_orch().checkout(ADMIN, "keytab", holder=f"user:{ADMIN}").path
     flag = f" --name {name}" if name != "default" else ""
     lines = [f"boxkoji environment {name!r} ({env.runtime.name}) in {env.directory}"]
-    lines += [f"  {key:9} {url}" for key, url in env.urls.items()]
+    width = max([9, *(len(key) for key in env.urls)])  # proxy-files (up --web) is the longest
+    lines += [f"  {key:{width}} {url}" for key, url in env.urls.items()]
     lines += [
         f"  profile:  {env.koji_config} (profile {clients.PROFILE})",
         f"  env:      export {' '.join(f'{k}={v}' for k, v in realm.env.items())}",
