@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from filelock import FileLock, Timeout
 
-from pytest_boxkoji import box, hostprogs, kojisrc
+from pytest_boxkoji import attach_web, box, hostprogs, kojisrc
 from pytest_boxkoji.box import BoxRecord, NoBox
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage.data import KojiCoverage
@@ -90,6 +90,7 @@ def parts_of(env: Environment) -> dict[str, Any]:
             for settings, service in hub.hubs
         ]
         parts["hub"] = {"hubs": hubs, "settings": hubs[0]["settings"], "koji_config": str(hub.koji_config)}
+    parts.update(attach_web.parts_of(env))
     return parts
 
 
@@ -241,6 +242,7 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
             runtime.adopt(
                 service, record.refs.get(service.name, "0/0"), [settings.endpoint, settings.proxied]
             )
+    attach_web.adopt(env, parts, record.refs, env.service_of)
     if record.builders or "kojira" in record.refs:
         builders = [Builder(b["name"], b["arches"], b["channels"], b["capacity"]) for b in record.builders]
         env.workers.adopt(builders, record.refs)

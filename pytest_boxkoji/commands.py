@@ -74,6 +74,7 @@ def up(
     dirs: Sequence[Path],
     detach: bool,
     hub_port: int | None = None,
+    web: bool = False,
 ) -> int:
     """Start an environment, record it, print how to use it; then wait for Ctrl-C (stopping it)
     or, detached, leave it running."""
@@ -90,7 +91,8 @@ def up(
             env.start()
             if config.workers:
                 env.workers.start(config.workers)
-            # --web (planned): env.graph.get("web") here; attach.py then has to adopt it (see architecture).
+            if web:  # kojiweb and the proxy in front of it all (attach_web.py adopts them)
+                env.graph.get("proxy")
             if scenario is not None:
                 apply_scenario(env, scenario)
             text = report(name, env)  # before the record: it hands out the admin's keytab
@@ -159,7 +161,8 @@ def report(name: str, env: Environment) -> str:
     keytab = env.start_orch().checkout(ADMIN, "keytab", holder=f"user:{ADMIN}").path
     flag = f" --name {name}" if name != "default" else ""
     lines = [f"boxkoji environment {name!r} ({env.runtime.name}) in {env.directory}"]
-    lines += [f"  {key:9} {url}" for key, url in env.urls.items()]
+    width = max([9, *(len(key) for key in env.urls)])  # proxy-files (up --web) is the longest
+    lines += [f"  {key:{width}} {url}" for key, url in env.urls.items()]
     lines += [
         f"  profile:  {env.koji_config} (profile {clients.PROFILE})",
         f"  env:      export {' '.join(f'{k}={v}' for k, v in realm.env.items())}",

@@ -9,7 +9,6 @@ Everything made carries the session label; a sweep removes what crashed sessions
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -106,22 +105,50 @@ def _abandoned(labels: dict[str, str]) -> bool:
         return False
 
 
-def sweep_stale(client: Any) -> list[str]:
-    """Remove containers and networks of sessions whose pytest process is gone."""
+def gone(exc: Exception) -> bool:
+    """The engine says the container or network does not exist (any more). Docker answers 404;
+    Podman answers 500 "no such container" for one removed between its listing and its inspection."""
     import docker.errors
 
+    if isinstance(exc, docker.errors.NotFound):
+        return True
+    return isinstance(exc, docker.errors.APIError) and "no such " in str(exc).lower()
+
+
+def listed(client: Any, label: str) -> list[Any]:
+    """The containers carrying `label` (`key` or `key=value`), all states. Other sessions remove
+    theirs while this one lists (teardown, sweeps): those are left out, not an error.
+    (docker-py's `ignore_removed` only knows Docker's 404.)"""
+    found = []
+    for summary in client.api.containers(all=True, filters={"label": label}):
+        try:
+            found.append(client.containers.get(summary["Id"]))
+        except Exception as exc:
+            if not gone(exc):
+                raise
+    return found
+
+
+def sweep_stale(client: Any) -> list[str]:
+    """Remove containers and networks of sessions whose pytest process is gone."""
     removed = []
     # Other sessions sweep too: what one of them removed meanwhile is not an error.
-    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
+    for container in listed(client, LABEL):
         if _abandoned(container.labels):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 container.remove(force=True)
                 removed.append(container.name)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
     for network in client.networks.list(filters={"label": LABEL}):
         if _abandoned(network.attrs.get("Labels") or {}):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 network.remove()
                 removed.append(network.name)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
     return removed
 
 
@@ -571,15 +598,17 @@ class ContainersRuntime:
 
     def resources(self) -> list[str]:
         """Names of everything this session still has in the engine."""
-        found = [
-            c.name for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.marker}"})
-        ]
+        found = [c.name for c in listed(self.client, f"{LABEL}={self.marker}")]
         found += [n.name for n in self.client.networks.list(filters={"label": f"{LABEL}={self.marker}"})]
         return found
 
     def close(self) -> None:
-        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.marker}"}):
-            container.remove(force=True)
+        for container in listed(self.client, f"{LABEL}={self.marker}"):
+            try:
+                container.remove(force=True)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
         self.containers.clear()
         try:
             self.network.remove()

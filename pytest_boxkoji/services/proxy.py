@@ -19,6 +19,7 @@ from pytest_boxkoji.services import Check, Service, broker, web
 from pytest_boxkoji.services.apache import PROXY_TOKEN
 from pytest_boxkoji.services.hub import Hub
 
+MANIFEST = "manifest.json"  # in the health service's directory
 HEALTH_SCRIPT = Path(__file__).resolve().parent.parent / "health.py"
 
 
@@ -29,10 +30,13 @@ class Proxy:
     endpoint: Endpoint
     ca: Path
     koji_config: Path  # the koji config file: its profile boxkoji-proxy goes through the proxy
-    health_manifest: Path  # what /health probes, read again on each request
+    health_endpoint: Endpoint | None = None  # the health service behind /health
+    health_manifest: Path | None = None  # what /health probes, read again on each request
 
     def probe_also(self, service: dict[str, object]) -> None:
         """/health probes this service too from now on (one started after the proxy)."""
+        if self.health_manifest is None:
+            return
         manifest = json.loads(self.health_manifest.read_text())
         manifest["services"] = [s for s in manifest["services"] if s["name"] != service["name"]] + [service]
         partial = self.health_manifest.with_suffix(".partial")  # never half a file to the reader
@@ -138,17 +142,28 @@ def health_service(
     script = directory / HEALTH_SCRIPT.name
     shutil.copy(HEALTH_SCRIPT, script)  # where the service's user can read it
     script.chmod(0o644)
-    manifest_path = directory / "manifest.json"
+    manifest_path = directory / MANIFEST
     manifest_path.write_text(json.dumps(manifest, indent=2))
     manifest_path.chmod(0o600)  # the proxy's token
-    service = Service(
+    return health(python.python, directory, endpoint), endpoint
+
+
+def health(python: Path, directory: Path, endpoint: Endpoint) -> Service:
+    """The health service on the files health_service wrote (attach.py rebuilds it from them)."""
+    manifest_path = directory / MANIFEST
+    return Service(
         name="health",
-        command=[str(python.python), str(script), str(manifest_path), endpoint.bind, str(endpoint.port)],
+        command=[
+            str(python),
+            str(directory / HEALTH_SCRIPT.name),
+            str(manifest_path),
+            endpoint.bind,
+            str(endpoint.port),
+        ],
         ready=Check("the health service accepts connections", lambda: _listens(endpoint)),
         log=directory / "health.log",
         image="hub",
     )
-    return service, endpoint, manifest_path
 
 
 def _listens(endpoint: Endpoint) -> bool:
@@ -186,6 +201,25 @@ def configure(
     return nginx_conf
 
 
+def nginx(directory: Path, tools: Tools, endpoint: Endpoint, ca: Path) -> Service:
+    """nginx on the configuration `configure` wrote in `directory` (attach.py rebuilds it)."""
+    logs = directory / "logs"
+    return Service(
+        name="proxy",
+        command=[
+            tools.path(hostprogs.NGINX),
+            "-e",
+            str(logs / "error.log"),
+            "-c",
+            str(directory / "conf" / "nginx.conf"),
+        ],
+        ready=Check("the hub's URL answers through nginx over HTTPS", lambda: answers(endpoint, ca)),
+        log=logs / "nginx.stdout.log",
+        extra_logs=(logs / "error.log",),
+        image="proxy",
+    )
+
+
 def answers(endpoint: Endpoint, ca: Path) -> bool:
     import requests
 
@@ -198,7 +232,7 @@ def start(context: Context) -> Proxy:
     runtime, workspace = context.runtime, context.workspace
     directory = workspace.directory / "proxy"
     token = orch.checkout(PROXY_TOKEN, "password", holder="proxy").password
-    health, health_endpoint, manifest = health_service(
+    health_, health_endpoint = health_service(
         context, directory / "health", health_manifest(context, token, hub, site)
     )
     endpoint = runtime.endpoint("proxy", 8443)
@@ -217,29 +251,12 @@ def start(context: Context) -> Proxy:
         "token": token,
         "topdir": hub.settings.topdir,
     }
-    nginx_conf = configure(
+    configure(
         directory, endpoint, tools, upstreams, {"cert": cert.path, "key": cert.key_path, "ca": orch.ca_file}
     )
     workspace.chown(directory)
-    context.start_service(health)
-    context.start_service(
-        Service(
-            name="proxy",
-            command=[
-                tools.path(hostprogs.NGINX),
-                "-e",
-                str(directory / "logs" / "error.log"),
-                "-c",
-                str(nginx_conf),
-            ],
-            ready=Check(
-                "the hub's URL answers through nginx over HTTPS", lambda: answers(endpoint, orch.ca_file)
-            ),
-            log=directory / "logs" / "nginx.stdout.log",
-            extra_logs=(directory / "logs" / "error.log",),
-            image="proxy",
-        )
-    )
+    context.start_service(health_)
+    context.start_service(nginx(directory, tools, endpoint, orch.ca_file))
     proxy_url = f"https://localhost:{endpoint.client_port}"
     koji_config = clients.write_profile(  # beside the direct profile, in the same file
         hub.koji_config,
@@ -251,7 +268,7 @@ def start(context: Context) -> Proxy:
         clients.PROXY_PROFILE,
         clients.cli_plugin_paths(context.parts["source"].path, context.config.cli_plugins),
     )
-    return Proxy(endpoint, orch.ca_file, koji_config, manifest)
+    return Proxy(endpoint, orch.ca_file, koji_config, health_endpoint, directory / "health" / MANIFEST)
 
 
 PART = Part("proxy", ("source", "python", "kdc", "orch", "postgres", "hub", "web"), start)
