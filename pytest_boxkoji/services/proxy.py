@@ -135,7 +135,7 @@ def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig)
 
 def health_service(
     context: Context, directory: Path, manifest: dict[str, object]
-) -> tuple[Service, Endpoint, Path]:
+) -> tuple[Service, Endpoint]:
     python = context.parts["python"]
     endpoint = context.runtime.endpoint("health", 8081)
     directory.mkdir(parents=True, exist_ok=True)
