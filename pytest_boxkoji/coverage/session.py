@@ -74,7 +74,10 @@ def finish(session: pytest.Session) -> None:
     koji_src = _koji_src(session.config)
     parsing = session.config.stash.get(PARSING_KEY, None)
     if parsing is not None:
-        parsing.wait()  # what it has not parsed yet, the report would parse all the same
+        try:  # what it has not parsed yet, the report would parse all the same
+            parsing.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            parsing.kill()  # the report parses what is missing itself
     parsed = ParsedSources(cfg.cache_dir)
     total = 0.0
     for kind in cfg.cov_hub_reports:
