@@ -80,7 +80,9 @@ def parts_of(env: Environment) -> dict[str, Any]:
         }
     coverage = cast(KojiCoverage | None, handles.get("coverage"))
     if "coverage" in handles:
-        parts["coverage"] = {"services": list(coverage.services)} if coverage else None
+        parts["coverage"] = (
+            {"services": list(coverage.services), "branch": coverage.branch} if coverage else None
+        )
     hub = cast(Hub | None, handles.get("hub"))
     if hub:
         # The service's env as the hub part made it (coverage, the hub-call log...): a restart
@@ -230,7 +232,10 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
         measured = parts["coverage"]
         handles["coverage"] = (
             KojiCoverage(
-                workspace.directory / "coverage", handles["source"].path, tuple(measured["services"])
+                workspace.directory / "coverage",
+                handles["source"].path,
+                tuple(measured["services"]),
+                measured.get("branch", False),
             )
             if measured
             else None

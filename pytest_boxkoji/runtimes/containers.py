@@ -382,6 +382,7 @@ class ContainersRuntime:
         self.images = Images(client, cache_dir, base_image)
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
+        self._processes: dict[str, psutil.Process | None] = {}  # container id -> its first process
         sweep_stale(client)
         name = f"boxkoji-{marker}"
         if attach:  # a detached session's network; what is made from now on carries its labels
@@ -552,16 +553,45 @@ class ContainersRuntime:
         return bool(container.status == "running")
 
     def dead(self, services: Sequence[Service]) -> list[Service]:
-        """One query for the session's stopped containers, instead of one inspection each."""
-        stopped = self.client.containers.list(
-            all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
-        )
-        ids = {container.id for container in stopped}
-        return [
-            service
-            for service in services
-            if service.name not in self.containers or self.containers[service.name].id in ids
-        ]
+        """The services whose containers have stopped. A restore asks before every test, so
+        without asking the engine where it can: when the engine runs on this host, a container's
+        first process is one of this host's processes, and a container stops when it ends. For
+        the others, one query for the session's stopped containers."""
+        found: set[str] = set()
+        unknown = []
+        for service in services:
+            container = self.containers.get(service.name)
+            if container is None:
+                found.add(service.name)
+                continue
+            process = self._first_process(container)
+            if process is None:
+                unknown.append(container.id)
+            elif not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                found.add(service.name)
+        if unknown:
+            stopped = self.client.containers.list(
+                all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
+            )
+            ids = {container.id for container in stopped} & set(unknown)
+            found |= {name for name, container in self.containers.items() if container.id in ids}
+        return [service for service in services if service.name in found]
+
+    def _first_process(self, container: Any) -> psutil.Process | None:
+        """The container's first process as this host sees it; None when the engine runs
+        elsewhere (a VM, another host): the pid it gives is then not ours to look at."""
+        if container.id not in self._processes:
+            pid = (container.attrs.get("State") or {}).get("Pid") or 0
+            if not pid:  # not running when last inspected: the engine knows more
+                return None
+            process = None
+            with contextlib.suppress(psutil.Error, OSError, ValueError):
+                candidate = psutil.Process(int(pid))
+                # The same number here could be another process: its cgroup names the container.
+                if container.id in Path(f"/proc/{pid}/cgroup").read_text():
+                    process = candidate
+            self._processes[container.id] = process
+        return self._processes[container.id]
 
     def where(self, service: Service) -> str:
         container = self.containers.get(service.name)

@@ -168,3 +168,37 @@ def test_a_builder_that_dies_is_reported_with_its_log(workers, boxkoji):
         workers.check()
     workers.remove(name)
     workers.check()
+
+
+def test_a_restore_while_a_builder_is_inside_a_hub_call_leaves_it_working(workers, koji_admin, boxkoji):
+    """The restore ends the hub's database connections: here one of them is serving a builder's
+    poll at that moment (held on a lock of its host's row), not idle between polls. The builder
+    keeps working, and what the test wrote before the restore is gone."""
+    name = workers.names[0]
+    koji_admin.createTag("written-before-the-restore")
+    holder = boxkoji.postgres.connect()  # the live database, as the hub uses it
+    watcher = boxkoji.postgres.connect("postgres")
+    watcher.autocommit = True
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT id FROM host WHERE name = %s FOR UPDATE", (name,))
+        # kojid reports its load at each poll (every second): that update waits for our lock.
+        end, waiting = time.monotonic() + 30, []
+        while not waiting and time.monotonic() < end:
+            with watcher.cursor() as cur:
+                cur.execute(
+                    "SELECT query FROM pg_stat_activity WHERE datname = 'koji' AND wait_event_type = 'Lock'"
+                )
+                waiting = [row[0] for row in cur.fetchall()]
+            time.sleep(0.05)
+        assert any("host" in query.lower() for query in waiting), f"no builder call waited: {waiting}"
+        boxkoji.scenarios.prepare([])  # the restore, with that call in flight
+    finally:
+        watcher.close()
+        holder.close()  # ended by the restore already
+    admin = boxkoji.admin_session()
+    assert admin.getTag("written-before-the-restore") is None
+    info = wait_task(admin, admin.makeTask("sleep", [0], arch="noarch"))
+    assert info["state"] == koji.TASK_STATES["CLOSED"], info
+    assert admin.getHost(info["host_id"])["name"] == name
+    workers.check()  # kojid and kojira are still running
