@@ -9,6 +9,7 @@ Everything made carries the session label; a sweep removes what crashed sessions
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re

@@ -140,10 +140,15 @@ def test_a_mock_build_fails_saying_why(workers, koji_admin, koji_build_factory):
 
 def test_autoscale_adds_builders_while_tasks_wait_and_removes_idle_ones(workers, koji_admin):
     assert len(workers) == 1
+    # The first builder takes one task at a time (a new task weighs 1.0; Koji's least capacity
+    # is just above 1), so that tasks still wait when the added builders are up, however slowly
+    # they start on a busy machine (with 2.0 it took all 8 sleeps of 0.25 at once, and the added
+    # builders, started in containers under load, found nothing left to do).
+    koji_admin.editHost(workers.names[0], capacity=1.01)
     seen = 1
     with workers.autoscale(maximum=3, minimum=1, idle=2, interval=0.5):
-        tasks = [koji_admin.makeTask("sleep", [4], arch="noarch") for _ in range(8)]
-        end = time.monotonic() + 120
+        tasks = [koji_admin.makeTask("sleep", [10], arch="noarch") for _ in range(6)]
+        end = time.monotonic() + 300
         while time.monotonic() < end:
             seen = max(seen, len(workers))
             states = {koji_admin.getTaskInfo(t)["state"] for t in tasks}
