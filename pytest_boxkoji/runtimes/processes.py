@@ -68,9 +68,13 @@ class ServiceExecutor(SimpleExecutor):
     @property
     def envvars(self) -> dict[str, str]:
         envs = super().envvars
-        if self.keep:
-            # mirakuru's atexit sweep kills whatever carries its marker: kept services must not.
-            envs.pop(ENV_UUID, None)
+        # Never mirakuru's marker: its atexit sweep SIGKILLs every process whose marker merely
+        # *contains* the exiting Python's pid (a substring match), so any short-lived Python that
+        # used mirakuru (a nested pytest, a `boxkoji` command, another session's) killed services
+        # whose marker held its pid's digits; more likely with many processes (pytest-xdist) and
+        # pids that wrap at 32768. Kept services must outlive us anyway; the others are stopped
+        # by their group (stop) and swept by this session's own marker (close, crash sweep).
+        envs.pop(ENV_UUID, None)
         return envs
 
     def exited(self) -> str | None:
