@@ -64,9 +64,14 @@ def test_twenty_sessions_at_once_and_the_next_sweeps_the_killed(
     assert len(resources) == len(set(resources))
 
     # What the killed sessions left: there when they died (nothing stopped it), gone after the next.
-    for index, left in left_at_kill.items():
-        assert left["processes"] or left["containers"], (index, left)
-        assert left["directories"], (index, left)
+    # Another run's session starting meanwhile (the other xdist worker's) may sweep some first;
+    # at least one killed session's services and directories must have been seen standing.
+    seen = [
+        i
+        for i, left in left_at_kill.items()
+        if (left["processes"] or left["containers"]) and left["directories"]
+    ]
+    assert seen, left_at_kill
     killed = {crowd.children[i].pid: i for i in [*KILLED_STARTING, *KILLED_RUNNING]}
     theirs = {pid: owned_directories(pid) for pid in killed}
     for index in KILLED_RUNNING:
