@@ -45,7 +45,7 @@ def parts_of(env: Environment) -> dict[str, Any]:
         # The env as the web part made it (coverage with --cov-web): a new container needs it.
         parts["web"] = {"settings": _to_json(values), "env": dict(service.env)}
     handle = cast(Proxy | None, env.graph.handles.get("proxy"))
-    if handle is not None and handle.health_endpoint is not None:
+    if handle is not None:
         parts["proxy"] = {
             "endpoint": dataclasses.asdict(handle.endpoint),
             "health_endpoint": dataclasses.asdict(handle.health_endpoint),

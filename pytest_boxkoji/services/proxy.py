@@ -30,21 +30,14 @@ class Proxy:
     endpoint: Endpoint
     ca: Path
     koji_config: Path  # the koji config file: its profile boxkoji-proxy goes through the proxy
-    health_endpoint: Endpoint | None = None  # the health service behind /health
-    health_manifest: Path | None = None  # what /health probes, read again on each request
+    health_endpoint: Endpoint  # the health service behind /health
+    health_manifest: Path  # what /health probes, read again on each request
 
     def probe_also(self, service: dict[str, object]) -> None:
         """/health probes this service too from now on (one started after the proxy)."""
-        if self.health_manifest is None:
-            return
         manifest = json.loads(self.health_manifest.read_text())
         manifest["services"] = [s for s in manifest["services"] if s["name"] != service["name"]] + [service]
-        partial = self.health_manifest.with_suffix(".partial")  # never half a file to the reader
-        partial.write_text(json.dumps(manifest, indent=2))
-        partial.chmod(0o600)
-        owner = self.health_manifest.stat()  # the health service's user reads it
-        os.chown(partial, owner.st_uid, owner.st_gid)
-        partial.replace(self.health_manifest)
+        write_manifest(self.health_manifest, manifest)
 
     @property
     def url(self) -> str:
@@ -142,10 +135,20 @@ def health_service(
     script = directory / HEALTH_SCRIPT.name
     shutil.copy(HEALTH_SCRIPT, script)  # where the service's user can read it
     script.chmod(0o644)
-    manifest_path = directory / MANIFEST
-    manifest_path.write_text(json.dumps(manifest, indent=2))
-    manifest_path.chmod(0o600)  # the proxy's token
+    write_manifest(directory / MANIFEST, manifest)
     return health(python.python, directory, endpoint), endpoint
+
+
+def write_manifest(path: Path, manifest: dict[str, object]) -> None:
+    """Written whole (the health service reads it on every request), readable by its owner only
+    (the proxy's token); a rewrite keeps the owner, the health service's user."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(manifest, indent=2))
+    partial.chmod(0o600)
+    if path.exists():
+        owner = path.stat()
+        os.chown(partial, owner.st_uid, owner.st_gid)
+    partial.replace(path)
 
 
 def health(python: Path, directory: Path, endpoint: Endpoint) -> Service:
