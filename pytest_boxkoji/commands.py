@@ -36,10 +36,9 @@ from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.scenario import dump as dumper
-from pytest_boxkoji.scenario import plugins
 from pytest_boxkoji.scenario.loader import Scenario, load
 from pytest_boxkoji.scenario.snapshots import SAFE, Snapshots
-from pytest_boxkoji.scenario.state import hub_config_of, parse_policy, policy_text, refused
+from pytest_boxkoji.scenario.state import hub_config_of, parse_policy, plugin_config_of, policy_text, refused
 from pytest_boxkoji.services import hub_plugins
 from pytest_boxkoji.services.hub import Hub
 
@@ -396,10 +395,7 @@ def apply_scenario(env: Environment, scenario: Scenario) -> None:
     hub: Hub = env.graph.get("hub")
     koji_src = env.source().path
     settings, policies = hub_config_of(scenario, koji_src)
-    # Its mistakes before anything changes, as the marker checks them.
-    config = plugins.plugin_config(
-        scenario, [Path(d) for d in applier.plugin_path(scenario, koji_src).split(":")]
-    )
+    config = plugin_config_of(scenario, koji_src)  # its mistakes before anything changes
     before = hub.settings
     before_files = hub_plugins.parse_files(before.plugin_files)
     merged_settings = {**dict(before.extra_settings), **settings}

@@ -83,9 +83,7 @@ class ScenarioStates:
 
     def _plugin_config(self, scenario: Scenario) -> dict[str, Sections]:
         """The scenario's plugin files, checked against the plugins' sources; protonmsg's broker."""
-        koji_src = self.graph.get("source").path
-        plugin_dirs = [Path(d) for d in applier.plugin_path(scenario, koji_src).split(":")]
-        config = plugins.plugin_config(scenario, plugin_dirs)  # its mistakes, before anything changes
+        config = plugin_config_of(scenario, self.graph.get("source").path)
         hub = scenario.get("hub", "hub")
         if hub and broker.PLUGIN in hub.plugins:
             self.graph.get("messages")  # the box's broker, and the plugin's defaults for it
@@ -111,6 +109,13 @@ def hub_config_of(scenario: Scenario, koji_src: Path) -> tuple[dict[str, str], d
         settings["Plugins"] = " ".join(hub.plugins)
         settings["PluginPath"] = applier.plugin_path(scenario, koji_src)
     return settings, {p.name: list(p.rules) for p in scenario.of("policy")}
+
+
+def plugin_config_of(scenario: Scenario, koji_src: Path) -> dict[str, Sections]:
+    """The scenario's plugin files (name -> sections), checked against the plugins' sources on
+    its plugin path: its mistakes raise before anything changes."""
+    plugin_dirs = [Path(d) for d in applier.plugin_path(scenario, koji_src).split(":")]
+    return plugins.plugin_config(scenario, plugin_dirs)
 
 
 def policy_text(policies: dict[str, list[str]]) -> str:
