@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import signal
 import sys
 import time
 import urllib.request
@@ -169,6 +170,9 @@ def serve(manifest_path: str, address: str, port: int) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
+    # As a container's first process, Python ignores SIGTERM unless it handles it: stopping the
+    # container would wait for the engine's SIGKILL.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ThreadingHTTPServer((address, port), Handler).serve_forever()
 
 

@@ -1,7 +1,8 @@
 """The containers runtime: every service in its own container, through testcontainers.
 
 Docker or Podman, reached through DOCKER_HOST or the default socket. One private network per
-session with aliases (kdc.koji.box, ...); only what the test process needs is published, on
+session with aliases (kdc.koji.box, ...), which each container also finds in its /etc/hosts (see
+`start`); only what the test process needs is published, on
 127.0.0.1. The session's directory, Koji's tree and the cache are mounted at the same paths as on
 the host, so the config files the service descriptions render work unchanged in the containers.
 Everything made carries the session label; a sweep removes what crashed sessions left.
@@ -384,6 +385,7 @@ class ContainersRuntime:
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
         self._processes: dict[str, psutil.Process | None] = {}  # container id -> its first process
+        self.addresses: dict[str, str] = {}  # service -> its address on the network, kept on restart
         sweep_stale(client)
         name = f"boxkoji-{marker}"
         if attach:  # a detached session's network; what is made from now on carries its labels
@@ -470,14 +472,26 @@ class ContainersRuntime:
             kwargs["user"] = "65534:65534"
         if service.cwd is not None:
             kwargs["working_dir"] = str(service.cwd)
+        # The services started before this one are in its /etc/hosts: aardvark-dns (Podman's
+        # network DNS) drops queries while it reloads, which it does whenever any container on the
+        # machine starts or stops, and a hub that could not resolve its database for one query
+        # answered "database outage" in CI. A restarted service keeps its address, so the entries
+        # others hold stay true. Services started later are still found through the DNS.
+        kwargs["extra_hosts"] = {host_alias(other): ip for other, ip in self.addresses.items() if other != name}
+        kwargs["networking_config"] = {
+            self.network.name: self.client.api.create_endpoint_config(
+                aliases=[alias], ipv4_address=self.addresses.get(name)
+            )
+        }
         container = self._container(service.image, service.command, service.env, name, **kwargs)
         for end in self.endpoints.get(name, []):
             # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
             container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)
-        container.with_network_aliases(alias)
         container.start()
         wrapped = container.get_wrapped_container()
         self.containers[name] = wrapped
+        wrapped.reload()
+        self._remember_address(name, wrapped)
         try:
             wait_ready(service, lambda: self._exited(wrapped), lambda: self.log_tail(wrapped))
         except BaseException:
@@ -485,6 +499,12 @@ class ContainersRuntime:
             self.containers.pop(name, None)
             wrapped.remove(force=True)
             raise
+
+    def _remember_address(self, name: str, container: Any) -> None:
+        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (networks.get(self.network.name) or {}).get("IPAddress")
+        if address:
+            self.addresses[name] = address
 
     @staticmethod
     def _exited(container: Any) -> str | None:
@@ -530,7 +550,8 @@ class ContainersRuntime:
         try:
             self.containers[service.name] = self.client.containers.get(ref)
         except docker.errors.NotFound:
-            pass  # gone: alive() says so
+            return  # gone: alive() says so
+        self._remember_address(service.name, self.containers[service.name])
 
     def log_sources(self, service: Service) -> list[LogSource]:
         """The container's log (the program's output) and the log files it writes on the mounted
