@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from filelock import FileLock, Timeout
 
-from pytest_boxkoji import box, hostprogs, kojisrc
+from pytest_boxkoji import attach_web, box, hostprogs, kojisrc
 from pytest_boxkoji.box import BoxRecord, NoBox
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage.data import KojiCoverage
@@ -23,7 +23,7 @@ from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Credential, Orch
 from pytest_boxkoji.runtimes import choose_runtime
 from pytest_boxkoji.runtimes.tools import Endpoint
-from pytest_boxkoji.services import Service, apache, hub_config
+from pytest_boxkoji.services import Service, apache, hub_config, hub_plugins
 from pytest_boxkoji.services.hub import Hub
 from pytest_boxkoji.services.hub_config import HubConfig
 from pytest_boxkoji.services.kdc import Realm
@@ -49,6 +49,7 @@ PATH_FIELDS = {f.name for f in dataclasses.fields(HubConfig)} - {
     "threads",
     "extra_settings",
     "policy",
+    "plugin_files",
 }
 
 
@@ -80,7 +81,9 @@ def parts_of(env: Environment) -> dict[str, Any]:
         }
     coverage = cast(KojiCoverage | None, handles.get("coverage"))
     if "coverage" in handles:
-        parts["coverage"] = {"services": list(coverage.services)} if coverage else None
+        parts["coverage"] = (
+            {"services": list(coverage.services), "branch": coverage.branch} if coverage else None
+        )
     hub = cast(Hub | None, handles.get("hub"))
     if hub:
         # The service's env as the hub part made it (coverage, the hub-call log...): a restart
@@ -90,6 +93,7 @@ def parts_of(env: Environment) -> dict[str, Any]:
             for settings, service in hub.hubs
         ]
         parts["hub"] = {"hubs": hubs, "settings": hubs[0]["settings"], "koji_config": str(hub.koji_config)}
+    parts.update(attach_web.parts_of(env))
     return parts
 
 
@@ -143,7 +147,8 @@ class AttachedEnvironment(Environment):
             hub = cast(Hub | None, self.graph.handles.get("hub"))
             recorded = self.record.parts.get("hub", {}).get("settings", {})
             if hub is not None and recorded:  # scenarios' hub settings and policies undone
-                hub.reconfigure(dict(recorded["extra_settings"]), recorded["policy"])
+                plugin_files = hub_plugins.parse_files(recorded.get("plugin_files", ()))
+                hub.reconfigure(dict(recorded["extra_settings"]), recorded["policy"], plugin_files)
         except Exception as exc:  # the hub keeps running; say why its state may differ
             log.warning("could not give the hub's state back: %s", exc)
         self.release()
@@ -228,7 +233,10 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
         measured = parts["coverage"]
         handles["coverage"] = (
             KojiCoverage(
-                workspace.directory / "coverage", handles["source"].path, tuple(measured["services"])
+                workspace.directory / "coverage",
+                handles["source"].path,
+                tuple(measured["services"]),
+                measured.get("branch", False),
             )
             if measured
             else None
@@ -240,6 +248,7 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
             runtime.adopt(
                 service, record.refs.get(service.name, "0/0"), [settings.endpoint, settings.proxied]
             )
+    attach_web.adopt(env, parts, record.refs, env.service_of)
     if record.builders or "kojira" in record.refs:
         builders = [Builder(b["name"], b["arches"], b["channels"], b["capacity"]) for b in record.builders]
         env.workers.adopt(builders, record.refs)
@@ -260,6 +269,7 @@ def _hub(data: dict[str, Any], env: Environment) -> Hub:
         values["endpoint"] = Endpoint(**values["endpoint"])
         values["proxied"] = Endpoint(**values["proxied"])
         values["extra_settings"] = tuple(tuple(pair) for pair in values["extra_settings"])
+        values["plugin_files"] = tuple(tuple(pair) for pair in values.get("plugin_files", ()))
         for name in PATH_FIELDS:
             if values.get(name) is not None:
                 values[name] = Path(values[name])

@@ -152,7 +152,8 @@ def identity_of(config: BoxKojiConfig, runtime: str, source: KojiSource) -> dict
         "koji source": f"{source.origin} (Koji {source.version})",
         "services python": str(config.services_python) if runtime == "processes" else "",
         "service user": config.service_user if os.geteuid() == 0 else "",
-        "coverage": f"hub {config.cov_hub}, web {config.cov_web}, workers {config.cov_workers}",
+        "coverage": f"hub {config.cov_hub}, web {config.cov_web}, workers {config.cov_workers}"
+        + (", branch" if config.cov_hub_branch else ""),
         "cli plugins": ":".join(str(p) for p in config.cli_plugins),  # in its koji profiles
         "hubs": str(config.hubs),
         "base image": config.base_image or "",

@@ -46,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up",
         help="start an environment and print how to use it",
-        description="Starts the KDC, PostgreSQL and the hub (and builders, and scenarios), records the "
+        description="Starts the KDC, PostgreSQL and the hub (and builders, scenarios, and with --web "
+        "kojiweb and the proxy), records the "
         "environment so that the other verbs find it, and prints the koji profile, the kinit line, the "
         "URLs and how to stop it. It then runs until Ctrl-C or SIGTERM, which stop it; with --detach it "
         "is left running until `boxkoji down`.",
@@ -61,6 +62,11 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--runtime", choices=RUNTIMES, help="default: BOXKOJI_RUNTIME, else auto")
     up.add_argument("--koji-source", help="default: BOXKOJI_KOJI_SOURCE, else the default release")
     up.add_argument("--detach", action="store_true", help="leave it running and return")
+    up.add_argument(
+        "--web",
+        action="store_true",
+        help="also kojiweb and nginx in front of everything (the proxy, with /health)",
+    )
     up.add_argument(
         "--hub-port", type=int, metavar="PORT", help="serve the hub on this port (default: a free one)"
     )
@@ -89,7 +95,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _box_options(logs)
-    logs.add_argument("service", help="kdc, postgres, hub, kojira, or a builder's host name")
+    logs.add_argument(
+        "service", help="kdc, postgres, hub, web, health, proxy, kojira, or a builder's host name"
+    )
     logs.add_argument("--follow", "-f", action="store_true", help="then print what it writes, until Ctrl-C")
 
     restart = sub.add_parser(
@@ -101,7 +109,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _box_options(restart)
-    restart.add_argument("service", help="kdc, postgres, hub, kojira, or a builder's host name")
+    restart.add_argument(
+        "service", help="kdc, postgres, hub, web, health, proxy, kojira, or a builder's host name"
+    )
 
     shell = sub.add_parser(
         "shell",
@@ -211,7 +221,7 @@ def _run(args: argparse.Namespace, config: Any) -> int:
 
     name = args.name
     if args.command == "up":
-        return commands.up(config, name, args.scenario, args.dir, args.detach, args.hub_port)
+        return commands.up(config, name, args.scenario, args.dir, args.detach, args.hub_port, args.web)
     if args.command == "down":
         return commands.down(config, name)
     if args.command == "status":

@@ -20,6 +20,12 @@ Via = Literal["hub", "proxy"]
 VIAS: tuple[str, ...] = ("hub", "proxy")
 
 
+def cli_plugin_paths(koji_tree: Path, users: Sequence[Path]) -> tuple[Path, ...]:
+    """The koji command's plugin directories: the tree's own (sidetag's CLI beside its hub
+    plugin, of the same version), then the user's --boxkoji-cli-plugins."""
+    return (koji_tree / "plugins" / "cli", *users)
+
+
 def write_profile(
     path: Path,
     hub_url: str,
@@ -31,7 +37,8 @@ def write_profile(
     plugin_paths: Sequence[Path] = (),
 ) -> Path:
     """A koji client config with `profile` (Kerberos by default), added to what `path` holds.
-    `plugin_paths`: directories of CLI plugins the koji command loads with this profile."""
+    `plugin_paths`: directories of CLI plugins the koji command loads with this profile (the
+    Koji tree's plugins/cli, matching its hub plugins, then the user's)."""
     before = path.read_text() + "\n" if path.exists() else ""
     plugins = f"plugin_paths = {':'.join(str(p) for p in plugin_paths)}\n" if plugin_paths else ""
     path.write_text(

@@ -38,7 +38,8 @@ from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.scenario import dump as dumper
 from pytest_boxkoji.scenario.loader import Scenario, load
 from pytest_boxkoji.scenario.snapshots import SAFE, Snapshots
-from pytest_boxkoji.scenario.state import hub_config_of, parse_policy, policy_text, refused
+from pytest_boxkoji.scenario.state import hub_config_of, parse_policy, plugin_config_of, policy_text, refused
+from pytest_boxkoji.services import hub_plugins
 from pytest_boxkoji.services.hub import Hub
 
 SAVED = "saved_"  # `snapshot save NAME` keeps database boxkoji_snap_saved_NAME (pytest's are apart)
@@ -72,6 +73,7 @@ def up(
     dirs: Sequence[Path],
     detach: bool,
     hub_port: int | None = None,
+    web: bool = False,
 ) -> int:
     """Start an environment, record it, print how to use it; then wait for Ctrl-C (stopping it)
     or, detached, leave it running."""
@@ -88,7 +90,8 @@ def up(
             env.start()
             if config.workers:
                 env.workers.start(config.workers)
-            # --web (planned): env.graph.get("web") here; attach.py then has to adopt it (see architecture).
+            if web:  # kojiweb and the proxy in front of it all (attach_web.py adopts them)
+                env.graph.get("proxy")
             if scenario is not None:
                 apply_scenario(env, scenario)
             text = report(name, env)  # before the record: it hands out the admin's keytab
@@ -157,7 +160,8 @@ def report(name: str, env: Environment) -> str:
     keytab = env.start_orch().checkout(ADMIN, "keytab", holder=f"user:{ADMIN}").path
     flag = f" --name {name}" if name != "default" else ""
     lines = [f"boxkoji environment {name!r} ({env.runtime.name}) in {env.directory}"]
-    lines += [f"  {key:9} {url}" for key, url in env.urls.items()]
+    width = max([9, *(len(key) for key in env.urls)])  # proxy-files (up --web) is the longest
+    lines += [f"  {key:{width}} {url}" for key, url in env.urls.items()]
     lines += [
         f"  profile:  {env.koji_config} (profile {clients.PROFILE})",
         f"  env:      export {' '.join(f'{k}={v}' for k, v in realm.env.items())}",
@@ -389,23 +393,27 @@ def env_lines(config: BoxKojiConfig, name: str, user: str) -> int:
 def apply_scenario(env: Environment, scenario: Scenario) -> None:
     """Apply onto the running hub; refused half-way, the hub is put back as it was."""
     hub: Hub = env.graph.get("hub")
-    settings, policies = hub_config_of(scenario, env.source().path)
+    koji_src = env.source().path
+    settings, policies = hub_config_of(scenario, koji_src)
+    config = plugin_config_of(scenario, koji_src)  # its mistakes before anything changes
     before = hub.settings
+    before_files = hub_plugins.parse_files(before.plugin_files)
     merged_settings = {**dict(before.extra_settings), **settings}
     merged_policies = {**parse_policy(before.policy), **policies}
+    merged_files = hub_plugins.merge_files(before_files, config)
     snapshots = Snapshots(env.start_postgres(), env.topdir, env.directory / "snapshots")
     try:
         snapshots.take("apply_backup")
         if "Plugins" in settings:
             for directory in settings["PluginPath"].split(":"):
                 env.runtime.mount(Path(directory))
-        hub.reconfigure(merged_settings, policy_text(merged_policies))
+        hub.reconfigure(merged_settings, policy_text(merged_policies), merged_files)
         env.forget_sessions()
         try:
             applier.apply(scenario, env.admin_session(), env.config.cache_dir)
         except koji.GenericError as exc:
             snapshots.restore("apply_backup")
-            hub.reconfigure(dict(before.extra_settings), before.policy)
+            hub.reconfigure(dict(before.extra_settings), before.policy, before_files)
             env.forget_sessions()
             raise refused(scenario, exc) from None
         snapshots.drop("apply_backup")

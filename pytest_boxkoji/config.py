@@ -60,6 +60,12 @@ OPTIONS = (
         "list",
     ),
     Option("cov_hub_fail_under", "fail the run when hub coverage is below this percentage"),
+    Option(
+        "cov_hub_branch",
+        "measure branches too, not only lines, in Koji's code (--cov-hub, --cov-web, --cov-workers; slower)",
+        "bool",
+        False,
+    ),
     Option("boxkoji", "provision the boxkoji environment (fixtures skip without it)", "bool", False),
     Option(
         "boxkoji_runtime",
@@ -195,6 +201,7 @@ class BoxKojiConfig:
     base_image: str | None = None
     cov_hub_reports: tuple[str, ...] = ("term",)
     cov_hub_fail_under: float | None = None
+    cov_hub_branch: bool = False  # lines only unless asked: arcs cost the hub more at each call
     hub_port: int | None = None  # `boxkoji up --hub-port`: a URL that stays the same (else free)
     logs: str = "on-failure"
     stats: bool = False
@@ -357,6 +364,7 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         base_image=values["boxkoji_base_image"] or None,
         cov_hub_reports=reports,
         cov_hub_fail_under=fail_under,
+        cov_hub_branch=bool(values["cov_hub_branch"]),
         logs=values["boxkoji_logs"],
         stats=stats,
         stats_json=_relative(stats_json, rootdir) if stats_json else None,

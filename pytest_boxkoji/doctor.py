@@ -254,29 +254,30 @@ def _podman_dns() -> Finding:
     )
 
 
-OPTIONAL = "the proxy and koji_browser (optional)"
+OPTIONAL = "the proxy, koji_browser and koji_messages (optional)"
 
 
 def optional_checks(settings: BoxKojiConfig) -> list[Finding]:
-    """What only some fixtures need: nginx for `proxy` (processes runtime; the containers runtime
-    builds its own), Playwright and a Chromium for `koji_browser`."""
+    """What only some fixtures need: nginx for `proxy` and RabbitMQ for `koji_messages`
+    (processes runtime; the containers runtime builds their images), Playwright and a Chromium
+    for `koji_browser`, python-qpid-proton for `koji_messages`."""
     from pytest_boxkoji.browser import BROWSERS, INSTALL
+    from pytest_boxkoji.messages import INSTALL as MESSAGES_INSTALL
 
     checks = []
     if settings.runtime in ("auto", "processes"):
-        checks.append(_program(hostprogs.NGINX))
+        checks += [_program(p) for p in (hostprogs.NGINX, hostprogs.RABBITMQ, hostprogs.EPMD)]
+    checks.append(_module("python-qpid-proton", "proton", MESSAGES_INSTALL))
     found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     checks.append(Finding("Chromium", found is not None, found or "not found", ("chromium",), ("chromium",)))
-    playwright = importlib.util.find_spec("playwright") is not None
-    checks.append(
-        Finding(
-            "Playwright",
-            playwright,
-            "importable" if playwright else "not installed",
-            fix=INSTALL.split(" (")[0],
-        )
-    )
+    checks.append(_module("Playwright", "playwright", INSTALL.split(" (")[0]))
     return checks
+
+
+def _module(name: str, module: str, fix: str) -> Finding:
+    """A Python package the plugin's own environment needs, by its import name."""
+    found = importlib.util.find_spec(module) is not None
+    return Finding(name, found, "importable" if found else "not installed", fix=fix)
 
 
 def run_checks(settings: BoxKojiConfig) -> dict[str, list[Finding]]:

@@ -129,6 +129,9 @@ class Environment:
         proxy = self.graph.handles.get("proxy")
         if proxy:
             urls.update(proxy.urls())
+        broker = self.graph.handles.get("broker")
+        if broker:
+            urls["broker"] = broker.url
         return urls
 
     def ensure_user(self, name: str, auth: Auth = "gssapi") -> dict[str, str]:  # how `name` logs in

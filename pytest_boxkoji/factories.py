@@ -164,6 +164,8 @@ HUB_FIXTURES = frozenset(
         "web",
         "proxy",
         "koji_browser",
+        "koji_broker",
+        "koji_messages",
     }
 )
 
@@ -369,3 +371,18 @@ def cli() -> Any:
         return run
 
     return koji_cli
+
+
+def messages() -> Any:
+    """`koji_messages`: what the hub sent during the test, read from the broker (koji.#), with
+    `.wait("build.tag", timeout=10)` and `.messages`. The hub's protonmsg plugin sends to the
+    session's broker from the first use on (the `koji_broker` fixture starts both)."""
+
+    @pytest.fixture
+    def koji_messages(koji_broker: Any, _boxkoji_state: Any) -> Iterator[Any]:
+        # After the test's state is restored (and its scenario applied): only the test's own.
+        subscription = koji_broker.subscribe()
+        yield subscription
+        subscription.close()
+
+    return koji_messages

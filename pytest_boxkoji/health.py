@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import signal
 import sys
 import time
 import urllib.request
@@ -35,6 +36,24 @@ def probe_kdc(service: dict[str, Any]) -> str:
     # The KDC has no version query; MIT's klist here comes from the same krb5 packages.
     done = subprocess.run(["klist", "-V"], capture_output=True, text=True, timeout=TIMEOUT, check=False)
     return done.stdout.strip() or "MIT Kerberos"
+
+
+# AMQP 1.0's protocol header for a SASL layer: a broker that speaks AMQP 1.0 answers with its own.
+AMQP_SASL_HEADER = b"AMQP\x03\x01\x00\x00"
+
+
+def probe_amqp(service: dict[str, Any]) -> str:
+    with socket.create_connection((service["host"], service["port"]), timeout=TIMEOUT) as conn:
+        conn.sendall(AMQP_SASL_HEADER)
+        answer = b""
+        while len(answer) < len(AMQP_SASL_HEADER):
+            chunk = conn.recv(len(AMQP_SASL_HEADER) - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+    if answer != AMQP_SASL_HEADER:
+        raise RuntimeError(f"no AMQP 1.0 answer to the protocol header: {answer!r}")
+    return ""
 
 
 def probe_postgres(service: dict[str, Any]) -> str:
@@ -107,6 +126,7 @@ PROBES = {
     "hub": probe_hub,
     "builders": probe_builders,
     "web": probe_web,
+    "amqp": probe_amqp,
 }
 
 
@@ -154,6 +174,9 @@ def serve(manifest_path: str, address: str, port: int) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
+    # As a container's first process, Python ignores SIGTERM unless it handles it: stopping the
+    # container would wait for the engine's SIGKILL.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ThreadingHTTPServer((address, port), Handler).serve_forever()
 
 

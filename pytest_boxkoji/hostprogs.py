@@ -73,6 +73,17 @@ CREATEREPO = Program(
 NGINX = Program("nginx", "the proxy in front of the hub and the web", "nginx", "nginx", SBIN)
 RPMBUILD = Program("rpmbuild", "the RPMs of scenario and koji_build_factory builds", "rpm", "rpm-build")
 APXS = Program("apxs", "building mod_wsgi for the services' Python", "apache2-dev", "httpd-devel", SBIN)
+# The broker's own start script: the `rabbitmq-server` on PATH is a wrapper that switches to the
+# rabbitmq user and its /var/lib/rabbitmq, which a session's broker must not touch.
+RABBITMQ = Program(
+    "rabbitmq-server",
+    "the message broker of koji_messages (AMQP 1.0)",
+    "rabbitmq-server",
+    "rabbitmq-server",
+    ("/usr/lib/rabbitmq/bin",),
+    is_file=True,
+)
+EPMD = Program("epmd", "Erlang's port mapper, for the message broker", "erlang-base", "erlang-erts")
 
 # What `auto` checks before it picks the processes runtime.
 PROCESSES_RUNTIME = (KRB5KDC, KDB5_UTIL, KADMIN_LOCAL, INITDB, POSTGRES, MOD_SSL, MOD_AUTH_GSSAPI, APXS)

@@ -5,11 +5,11 @@ The three parts that run no service are defined here."""
 from __future__ import annotations
 
 from pytest_boxkoji import kojisrc
-from pytest_boxkoji.coverage.data import DAEMONS, KojiCoverage
+from pytest_boxkoji.coverage.data import KojiCoverage, measured
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.services import hub, kdc, postgres, proxy, web
+from pytest_boxkoji.services import broker, hub, kdc, postgres, proxy, web
 from pytest_boxkoji.servicespy import ServicesPython
 
 
@@ -28,12 +28,11 @@ def coverage(context: Context) -> KojiCoverage | None:
     """--cov-hub / --cov-web / --cov-workers: where the measured services write their data (None:
     not measured)."""
     config = context.config
-    measured = [("hub", config.cov_hub), ("web", config.cov_web)]
-    measured += [(daemon, config.cov_workers) for daemon in DAEMONS]
-    services = tuple(name for name, on in measured if on)
+    services = measured(config)
     if not services:
         return None
-    return KojiCoverage(context.workspace.directory / "coverage", context.parts["source"].path, services)
+    directory = context.workspace.directory / "coverage"
+    return KojiCoverage(directory, context.parts["source"].path, services, config.cov_hub_branch)
 
 
 def orch(context: Context) -> Orch:
@@ -52,4 +51,6 @@ PARTS = (
     hub.PART,
     web.PART,
     proxy.PART,
+    broker.PART,
+    broker.MESSAGES,
 )

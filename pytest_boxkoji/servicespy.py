@@ -53,6 +53,7 @@ REQUIREMENTS = (
     # --cov-hub and the others: the data format of the test process's coverage; 7.10.4 brought
     # `patch = fork`, which --cov-workers needs for the children kojid forks per task.
     Requirement("coverage>=7.10.4,<8"),
+    Requirement("python-qpid-proton", debian="python3-qpid-proton"),  # the protonmsg hub plugin
 )
 # 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
 MOD_WSGI = "mod_wsgi==5.0.2"

@@ -14,8 +14,14 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import coverage
+
+from pytest_boxkoji.coverage.parsed import ParsedSources, ReportingCoverage
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.config import BoxKojiConfig
 
 log = logging.getLogger(__name__)
 APP = Path(__file__).parent / "wsgi_app.py"
@@ -36,6 +42,7 @@ class KojiCoverage:
     directory: Path
     koji_src: Path
     services: tuple[str, ...]  # "hub", "web", "kojid", "kojira"
+    branch: bool = False  # arcs as well as lines (--cov-hub-branch)
 
     def sources(self, service: str) -> list[Path]:
         return [self.koji_src / part for part in SOURCES[service]]
@@ -60,6 +67,7 @@ class KojiCoverage:
             "BOXKOJI_COV_NAME": service,
             "BOXKOJI_COV_APP": str(script),
             "BOXKOJI_COV_SOURCE": os.pathsep.join(str(p) for p in self.sources(service)),
+            "BOXKOJI_COV_BRANCH": "1" if self.branch else "0",
         }
 
     def daemon_args(self, service: str, directory: Path, owner: tuple[int, int]) -> list[str]:
@@ -76,7 +84,7 @@ class KojiCoverage:
         include = "\n    ".join(_patterns(self.koji_src, SOURCES[service]))
         rc = directory / f"coverage-{service}.rc"
         rc.write_text(
-            f"[run]\nbranch = True\nparallel = True\ncontext = {service}\n"
+            f"[run]\nbranch = {self.branch}\nparallel = True\ncontext = {service}\n"
             f"data_file = {self.directory / f'.coverage.{service}'}\n"
             f"include =\n    {include}\npatch =\n    fork\n    _exit\n"
         )
@@ -89,6 +97,22 @@ class KojiCoverage:
 
     def data_files(self) -> list[Path]:
         return sorted(p for name in self.services for p in self.directory.glob(f".coverage.{name}.*"))
+
+
+def measured(config: BoxKojiConfig) -> tuple[str, ...]:
+    """The services these options measure."""
+    on = {"hub": config.cov_hub, "web": config.cov_web, **{daemon: config.cov_workers for daemon in DAEMONS}}
+    return tuple(name for name in SOURCES if on[name])
+
+
+def source_files(koji_src: Path, services: tuple[str, ...]) -> list[Path]:
+    """The Python files of Koji's tree these services run (what a report may show)."""
+    found: list[Path] = []
+    for service in services:
+        for part in SOURCES[service]:
+            path = koji_src / part
+            found += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return found
 
 
 def _patterns(koji_src: Path, parts: tuple[str, ...]) -> list[str]:
@@ -130,8 +154,11 @@ def _config_file(target: Path, koji_src: Path, other_roots: list[str]) -> Path:
     return config
 
 
-def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
-    """One report (term, term-missing, html[:DIR], xml[:FILE], json[:FILE]); (total %, text)."""
+def report(
+    data_file: Path, kind: str, koji_src: Path, parsed: ParsedSources | None = None
+) -> tuple[float, str]:
+    """One report (term, term-missing, html[:DIR], xml[:FILE], json[:FILE]); (total %, text).
+    `parsed`: files parsed beforehand (parsed.py), else parsed here."""
     name, _, where = kind.partition(":")
     out = io.StringIO()
     include = [pattern for parts in SOURCES.values() for pattern in _patterns(koji_src, parts)]
@@ -139,11 +166,11 @@ def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
         # Names relative to the tree read better: coverage shortens the names of files under the
         # directory it was created in. The header says which tree.
         with contextlib.chdir(koji_src):
-            cov = _load(data_file)
+            cov = _load(data_file, parsed)
             missing = name == "term-missing"
             total = cov.report(file=out, show_missing=missing, include=include, skip_empty=True)
         return total, f"Koji source: {koji_src}\n" + out.getvalue()
-    cov = _load(data_file)
+    cov = _load(data_file, parsed)
     if name == "html":
         directory = where or "htmlcov-hub"
         total = cov.html_report(
@@ -161,8 +188,8 @@ def report(data_file: Path, kind: str, koji_src: Path) -> tuple[float, str]:
     raise ValueError(kind)
 
 
-def _load(data_file: Path) -> coverage.Coverage:
-    cov = coverage.Coverage(data_file=str(data_file.resolve()), config_file=False)
+def _load(data_file: Path, parsed: ParsedSources | None) -> coverage.Coverage:
+    cov = ReportingCoverage(parsed, data_file=str(data_file.resolve()), config_file=False)
     cov.load()
     return cov
 

@@ -3,12 +3,16 @@ combine the data, report, fail under."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 from pathlib import Path
 
 import coverage
 import pytest
 
-from pytest_boxkoji.coverage.data import report
+from pytest_boxkoji.coverage.data import measured, report, source_files
+from pytest_boxkoji.coverage.parsed import ParsedSources
+from pytest_boxkoji.errors import KojiSourceUnavailable
 from pytest_boxkoji.keys import CONFIG_KEY, COVERAGE_RESULT_KEY, ENV_KEY
 
 # Not ".coverage.*": pytest-cov combines those into the test process's own data.
@@ -27,12 +31,24 @@ def _worker_id(config: pytest.Config) -> str | None:
     return workerinput["workerid"] if workerinput else None
 
 
+# The process parsing Koji's files for the report while the tests run (parsed.py).
+PARSING_KEY = pytest.StashKey[subprocess.Popen[bytes]]()
+
+
 def configure(config: pytest.Config) -> None:
-    """Under pytest-xdist each worker has its own hub: its data goes to a file of its own."""
+    """Under pytest-xdist each worker has its own hub: its data goes to a file of its own.
+    The report's parsing of Koji's files starts now, in the background (one xdist worker does it
+    for the controller, which runs no fixture)."""
     worker = _worker_id(config)
     env = config.stash.get(ENV_KEY, None)
     if env is not None and worker:
         env.coverage_target = Path(str(config.rootpath)) / f"{DATA_FILE}.xdist-{worker}"
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None or not measured(cfg) or worker not in (None, "gw0") or PARSING_KEY in config.stash:
+        return
+    with contextlib.suppress(KojiSourceUnavailable):  # the environment's start says why
+        files = source_files(_koji_src(config), measured(cfg))
+        config.stash[PARSING_KEY] = ParsedSources(cfg.cache_dir).prepare(files)
 
 
 def finish(session: pytest.Session) -> None:
@@ -55,10 +71,17 @@ def finish(session: pytest.Session) -> None:
         )
         session.config.stash[COVERAGE_RESULT_KEY] = lines
         return
-    koji_src = _koji_src(session)
+    koji_src = _koji_src(session.config)
+    parsing = session.config.stash.get(PARSING_KEY, None)
+    if parsing is not None:
+        try:  # what it has not parsed yet, the report would parse all the same
+            parsing.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            parsing.kill()  # the report parses what is missing itself
+    parsed = ParsedSources(cfg.cache_dir)
     total = 0.0
     for kind in cfg.cov_hub_reports:
-        total, text = report(target, kind, koji_src)
+        total, text = report(target, kind, koji_src, parsed)
         lines.append(text.rstrip("\n"))
     lines.append(f"Koji coverage data kept in {target} (combine with `coverage combine`)")
     if cfg.cov_hub_fail_under is not None and total < cfg.cov_hub_fail_under:
@@ -70,10 +93,10 @@ def finish(session: pytest.Session) -> None:
     session.config.stash[COVERAGE_RESULT_KEY] = lines
 
 
-def _koji_src(session: pytest.Session) -> Path:
+def _koji_src(config: pytest.Config) -> Path:
     from pytest_boxkoji import kojisrc
 
-    cfg = session.config.stash[CONFIG_KEY]
+    cfg = config.stash[CONFIG_KEY]
     return kojisrc.resolve(cfg.koji_source, cfg.cache_dir, cfg.koji_source_explicit).path
 
 

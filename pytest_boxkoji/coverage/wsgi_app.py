@@ -27,11 +27,11 @@ _cov = coverage.Coverage(
     source=os.environ["BOXKOJI_COV_SOURCE"].split(os.pathsep),
     # kojiweb 1.35's Cheetah templates compile to modules named after no file that exists.
     omit=["*_chtml.py"],
-    branch=True,
+    branch=os.environ.get("BOXKOJI_COV_BRANCH") == "1",
     config_file=False,
 )
 _lock = threading.Lock()
-_context = {"mtime": None, "name": f"{_NAME}-start"}
+_context = {"mtime": None, "name": f"{_NAME}-start", "switched": None}
 
 
 def _current_test():
@@ -76,7 +76,13 @@ def application(environ, start_response):
     with _lock:
         _cov.start()
         try:
-            _cov.switch_context(_current_test())
+            # A switch flushes the data collected so far into the data file (milliseconds of
+            # SQLite writes): only when the test changed, not at every request. Until then the
+            # tracer's data stays in memory, counted for the test that was running.
+            test = _current_test()
+            if test != _context["switched"]:
+                _cov.switch_context(test)
+                _context["switched"] = test
             result = _app(environ, start_response)
             try:
                 body = list(result)  # the hub's work happens while it is iterated

@@ -1,7 +1,8 @@
 """The containers runtime: every service in its own container, through testcontainers.
 
 Docker or Podman, reached through DOCKER_HOST or the default socket. One private network per
-session with aliases (kdc.koji.box, ...); only what the test process needs is published, on
+session with aliases (kdc.koji.box, ...), which each container also finds in its /etc/hosts (see
+`start`); only what the test process needs is published, on
 127.0.0.1. The session's directory, Koji's tree and the cache are mounted at the same paths as on
 the host, so the config files the service descriptions render work unchanged in the containers.
 Everything made carries the session label; a sweep removes what crashed sessions left.
@@ -48,6 +49,7 @@ IMAGE_PATHS = {
     "apache2": "/usr/sbin/apache2",
     "mod_ssl.so": "/usr/lib/apache2/modules/mod_ssl.so",
     "mod_auth_gssapi.so": "/usr/lib/apache2/modules/mod_auth_gssapi.so",
+    "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
 }
 # Debian's apache2 has these compiled in (a LoadModule for them would fail).
 IMAGE_BUILTIN_MODULES = {"mod_unixd.so", "mod_log_config.so"}
@@ -105,22 +107,50 @@ def _abandoned(labels: dict[str, str]) -> bool:
         return False
 
 
-def sweep_stale(client: Any) -> list[str]:
-    """Remove containers and networks of sessions whose pytest process is gone."""
+def gone(exc: Exception) -> bool:
+    """The engine says the container or network does not exist (any more). Docker answers 404;
+    Podman answers 500 "no such container" for one removed between its listing and its inspection."""
     import docker.errors
 
+    if isinstance(exc, docker.errors.NotFound):
+        return True
+    return isinstance(exc, docker.errors.APIError) and "no such " in str(exc).lower()
+
+
+def listed(client: Any, label: str) -> list[Any]:
+    """The containers carrying `label` (`key` or `key=value`), all states. Other sessions remove
+    theirs while this one lists (teardown, sweeps): those are left out, not an error.
+    (docker-py's `ignore_removed` only knows Docker's 404.)"""
+    found = []
+    for summary in client.api.containers(all=True, filters={"label": label}):
+        try:
+            found.append(client.containers.get(summary["Id"]))
+        except Exception as exc:
+            if not gone(exc):
+                raise
+    return found
+
+
+def sweep_stale(client: Any) -> list[str]:
+    """Remove containers and networks of sessions whose pytest process is gone."""
     removed = []
     # Other sessions sweep too: what one of them removed meanwhile is not an error.
-    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
+    for container in listed(client, LABEL):
         if _abandoned(container.labels):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 container.remove(force=True)
                 removed.append(container.name)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
     for network in client.networks.list(filters={"label": LABEL}):
         if _abandoned(network.attrs.get("Labels") or {}):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 network.remove()
                 removed.append(network.name)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
     return removed
 
 
@@ -354,6 +384,8 @@ class ContainersRuntime:
         self.images = Images(client, cache_dir, base_image)
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
+        self._processes: dict[str, psutil.Process | None] = {}  # container id -> its first process
+        self.addresses: dict[str, str] = {}  # service -> its address on the network, kept on restart
         sweep_stale(client)
         name = f"boxkoji-{marker}"
         if attach:  # a detached session's network; what is made from now on carries its labels
@@ -440,14 +472,26 @@ class ContainersRuntime:
             kwargs["user"] = "65534:65534"
         if service.cwd is not None:
             kwargs["working_dir"] = str(service.cwd)
+        # The services started before this one are in its /etc/hosts: aardvark-dns (Podman's
+        # network DNS) drops queries while it reloads, which it does whenever any container on the
+        # machine starts or stops, and a hub that could not resolve its database for one query
+        # answered "database outage" in CI. A restarted service keeps its address, so the entries
+        # others hold stay true. Services started later are still found through the DNS.
+        kwargs["extra_hosts"] = {host_alias(other): ip for other, ip in self.addresses.items() if other != name}
+        kwargs["networking_config"] = {
+            self.network.name: self.client.api.create_endpoint_config(
+                aliases=[alias], ipv4_address=self.addresses.get(name)
+            )
+        }
         container = self._container(service.image, service.command, service.env, name, **kwargs)
         for end in self.endpoints.get(name, []):
             # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
             container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)
-        container.with_network_aliases(alias)
         container.start()
         wrapped = container.get_wrapped_container()
         self.containers[name] = wrapped
+        wrapped.reload()
+        self._remember_address(name, wrapped)
         try:
             wait_ready(service, lambda: self._exited(wrapped), lambda: self.log_tail(wrapped))
         except BaseException:
@@ -455,6 +499,12 @@ class ContainersRuntime:
             self.containers.pop(name, None)
             wrapped.remove(force=True)
             raise
+
+    def _remember_address(self, name: str, container: Any) -> None:
+        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (networks.get(self.network.name) or {}).get("IPAddress")
+        if address:
+            self.addresses[name] = address
 
     @staticmethod
     def _exited(container: Any) -> str | None:
@@ -500,7 +550,8 @@ class ContainersRuntime:
         try:
             self.containers[service.name] = self.client.containers.get(ref)
         except docker.errors.NotFound:
-            pass  # gone: alive() says so
+            return  # gone: alive() says so
+        self._remember_address(service.name, self.containers[service.name])
 
     def log_sources(self, service: Service) -> list[LogSource]:
         """The container's log (the program's output) and the log files it writes on the mounted
@@ -524,16 +575,45 @@ class ContainersRuntime:
         return bool(container.status == "running")
 
     def dead(self, services: Sequence[Service]) -> list[Service]:
-        """One query for the session's stopped containers, instead of one inspection each."""
-        stopped = self.client.containers.list(
-            all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
-        )
-        ids = {container.id for container in stopped}
-        return [
-            service
-            for service in services
-            if service.name not in self.containers or self.containers[service.name].id in ids
-        ]
+        """The services whose containers have stopped. A restore asks before every test, so
+        without asking the engine where it can: when the engine runs on this host, a container's
+        first process is one of this host's processes, and a container stops when it ends. For
+        the others, one query for the session's stopped containers."""
+        found: set[str] = set()
+        unknown = []
+        for service in services:
+            container = self.containers.get(service.name)
+            if container is None:
+                found.add(service.name)
+                continue
+            process = self._first_process(container)
+            if process is None:
+                unknown.append(container.id)
+            elif not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                found.add(service.name)
+        if unknown:
+            stopped = self.client.containers.list(
+                all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
+            )
+            ids = {container.id for container in stopped} & set(unknown)
+            found |= {name for name, container in self.containers.items() if container.id in ids}
+        return [service for service in services if service.name in found]
+
+    def _first_process(self, container: Any) -> psutil.Process | None:
+        """The container's first process as this host sees it; None when the engine runs
+        elsewhere (a VM, another host): the pid it gives is then not ours to look at."""
+        if container.id not in self._processes:
+            pid = (container.attrs.get("State") or {}).get("Pid") or 0
+            if not pid:  # not running when last inspected: the engine knows more
+                return None
+            process = None
+            with contextlib.suppress(psutil.Error, OSError, ValueError):
+                candidate = psutil.Process(int(pid))
+                # The same number here could be another process: its cgroup names the container.
+                if container.id in Path(f"/proc/{pid}/cgroup").read_text():
+                    process = candidate
+            self._processes[container.id] = process
+        return self._processes[container.id]
 
     def where(self, service: Service) -> str:
         container = self.containers.get(service.name)
@@ -588,15 +668,17 @@ class ContainersRuntime:
 
     def resources(self) -> list[str]:
         """Names of everything this session still has in the engine."""
-        found = [
-            c.name for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.marker}"})
-        ]
+        found = [c.name for c in listed(self.client, f"{LABEL}={self.marker}")]
         found += [n.name for n in self.client.networks.list(filters={"label": f"{LABEL}={self.marker}"})]
         return found
 
     def close(self) -> None:
-        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.marker}"}):
-            container.remove(force=True)
+        for container in listed(self.client, f"{LABEL}={self.marker}"):
+            try:
+                container.remove(force=True)
+            except Exception as exc:
+                if not gone(exc):
+                    raise
         self.containers.clear()
         try:
             self.network.remove()

@@ -358,6 +358,10 @@ class HubSettings(Obj):
     settings: dict[str, str | int | float | bool] = {}
     plugins: list[str] = []
     plugin_path: list[str] = Field(default=[], alias="plugin-path")
+    # The plugins' own files, /etc/koji-hub/plugins/<name>.conf: name -> [section] -> option -> value.
+    plugin_config: dict[str, dict[str, dict[str, str | int | float | bool]]] = Field(
+        default={}, alias="plugin-config"
+    )
 
     _names = field_validator("plugins", "plugin_path", mode="before")(_names)
 

@@ -11,8 +11,11 @@ import koji
 
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.scenario import apply as applier
+from pytest_boxkoji.scenario import plugins
 from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
+from pytest_boxkoji.services import broker
+from pytest_boxkoji.services.hub_plugins import Sections
 
 if TYPE_CHECKING:
     from pytest_boxkoji.accounts import Accounts
@@ -78,11 +81,20 @@ class ScenarioStates:
         self.applied[name] = Applied(scenario, ids, self.accounts)
         return self.applied[name]
 
+    def _plugin_config(self, scenario: Scenario) -> dict[str, Sections]:
+        """The scenario's plugin files, checked against the plugins' sources; protonmsg's broker."""
+        config = plugin_config_of(scenario, self.graph.get("source").path)
+        hub = scenario.get("hub", "hub")
+        if hub and broker.PLUGIN in hub.plugins:
+            self.graph.get("messages")  # the box's broker, and the plugin's defaults for it
+        return config
+
     def _reconfigure(self, scenario: Scenario) -> None:
+        plugin_config = self._plugin_config(scenario)
         settings, policies = hub_config_of(scenario, self.graph.get("source").path)
         for directory in settings.get("PluginPath", "").split(":") if "Plugins" in settings else ():
             self.graph.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
-        if self.hub.reconfigure(settings, policy_text(policies)):
+        if self.hub.reconfigure(settings, policy_text(policies), plugin_config):
             self.accounts.forget_sessions()  # a restarted hub may have dropped them
 
 
@@ -97,6 +109,13 @@ def hub_config_of(scenario: Scenario, koji_src: Path) -> tuple[dict[str, str], d
         settings["Plugins"] = " ".join(hub.plugins)
         settings["PluginPath"] = applier.plugin_path(scenario, koji_src)
     return settings, {p.name: list(p.rules) for p in scenario.of("policy")}
+
+
+def plugin_config_of(scenario: Scenario, koji_src: Path) -> dict[str, Sections]:
+    """The scenario's plugin files (name -> sections), checked against the plugins' sources on
+    its plugin path: its mistakes raise before anything changes."""
+    plugin_dirs = [Path(d) for d in applier.plugin_path(scenario, koji_src).split(":")]
+    return plugins.plugin_config(scenario, plugin_dirs)
 
 
 def policy_text(policies: dict[str, list[str]]) -> str:

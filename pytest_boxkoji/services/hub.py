@@ -14,7 +14,7 @@ from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.runtimes import Runtime
-from pytest_boxkoji.services import Service, apache, hub_config
+from pytest_boxkoji.services import Service, apache, hub_config, hub_plugins
 from pytest_boxkoji.services.hub_config import HubConfig
 
 WEB_IDENTITY = "kojiweb"  # kojiweb's user name, principal and certificate CN at the hub
@@ -37,6 +37,10 @@ class Hub:
         self.koji_config = koji_config
         self.coverage = coverage
         self.calls_log = calls_log  # every call the hub served, one line each (hubcalls/)
+        # Plugins the box runs in every state from the time a part enables them (protonmsg, for
+        # the broker), with their files' defaults: module -> file name -> sections.
+        self.box_plugins: dict[str, dict[str, hub_plugins.Sections]] = {}
+        self._wanted: tuple[dict[str, str], str, dict[str, hub_plugins.Sections]] = ({}, "", {})
 
     @property
     def settings(self) -> HubConfig:
@@ -50,11 +54,24 @@ class Hub:
     def named_settings(self) -> list[tuple[str, HubConfig]]:
         return [(service.name, settings) for settings, service in self.hubs]
 
-    def reconfigure(self, extra_settings: dict[str, str], policy: str) -> bool:
-        """Rewrite hub.conf with these settings and policy; reload the hubs when it changed."""
+    def reconfigure(
+        self,
+        extra_settings: dict[str, str],
+        policy: str,
+        plugin_config: dict[str, hub_plugins.Sections] | None = None,
+    ) -> bool:
+        """Rewrite hub.conf with these settings and policy, and the plugins' files (name ->
+        sections) over the box's plugins' defaults; reload the hubs when anything changed."""
+        self._wanted = (dict(extra_settings), policy, dict(plugin_config or {}))
+        combined, files = hub_plugins.combine(extra_settings, plugin_config or {}, self.box_plugins)
         changed = False
         for index, (settings, service) in enumerate(self.hubs):
-            new = dataclasses.replace(settings, extra_settings=tuple(extra_settings.items()), policy=policy)
+            new = dataclasses.replace(
+                settings,
+                extra_settings=tuple(combined.items()),
+                policy=policy,
+                plugin_files=tuple(files.items()),
+            )
             self.hubs[index] = (new, service)
             changed = hub_config.write_hub_conf(new) or changed
         if changed:
@@ -62,6 +79,12 @@ class Hub:
                 for _, service in self.hubs:
                     self.runtime.restart(service)
         return changed
+
+    def enable_plugin(self, name: str, files: dict[str, hub_plugins.Sections]) -> None:
+        """Run plugin `name` in every state from now on, with these defaults for its files,
+        which a scenario's plugin-config extends; the hubs reload."""
+        self.box_plugins[name] = files
+        self.reconfigure(*self._wanted)
 
 
 def credentials(context: Context) -> tuple[Credential, Credential]:
@@ -128,7 +151,7 @@ def start(context: Context) -> Hub:
         f"https://localhost:{endpoint.client_port}/koji",
         settings.topdir,
         orch.ca_file,
-        plugin_paths=context.config.cli_plugins,
+        plugin_paths=clients.cli_plugin_paths(source.path, context.config.cli_plugins),
     )
     return Hub(hubs, runtime, koji_config, coverage, calls_log)
 

@@ -3,12 +3,13 @@ mod_auth_gssapi running Koji's own kojihub), its service, readiness and in-place
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import koji
 
-from pytest_boxkoji.services import Check, Service, apache
+from pytest_boxkoji.services import Check, Service, apache, hub_plugins
 from pytest_boxkoji.templates import render
 
 TOPDIR_PARTS = ("packages", "repos", "repos-dist", "work", "scratch", "images", "vol")
@@ -31,6 +32,7 @@ class HubConfig(apache.Site):
     threads: int = 8
     extra_settings: tuple[tuple[str, str], ...] = ()  # scenario hub settings, they win
     policy: str = ""
+    plugin_files: tuple[tuple[str, str], ...] = ()  # the plugins' own files: name -> text (hub_plugins.py)
     app: Path | None = None  # the WSGI script (default: Koji's kojiapp.py; --cov-hub wraps it)
 
     @property
@@ -68,9 +70,11 @@ def configure(settings: HubConfig) -> Path:
         hub_conf=conf / "hub.conf",
         hub_conf_d=conf / "hub.conf.d",
         topdir=settings.topdir,
+        plugin_loader=conf / hub_plugins.LOADER.name,
     )
     for path in (conf / "hub.conf.d", settings.topdir):
         path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(hub_plugins.LOADER, conf / hub_plugins.LOADER.name)  # where the hub's user reads it
     for part in TOPDIR_PARTS:
         (settings.topdir / part).mkdir(exist_ok=True)
     write_hub_conf(settings)
@@ -110,11 +114,12 @@ def hub_settings(settings: HubConfig) -> dict[str, str]:
 
 
 def write_hub_conf(settings: HubConfig) -> bool:
-    """(Re)write hub.conf; True when its content changed."""
+    """(Re)write hub.conf and the plugins' files; True when any content changed."""
     path = settings.directory / "conf" / "hub.conf"
+    plugins = hub_plugins.write_files(settings.directory / "conf" / "plugins", settings.plugin_files)
     text = render("hub.conf", settings=hub_settings(settings), policy=settings.policy)
     if path.exists() and path.read_text() == text:
-        return False
+        return plugins
     path.write_text(text)
     path.chmod(0o644)
     return True

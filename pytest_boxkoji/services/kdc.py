@@ -101,6 +101,13 @@ class Realm:
     def add_principal(self, name: str) -> str:
         principal = self.principal(name)
         out = self.kadmin(f"addprinc -randkey {principal}")
+        for _ in range(2):
+            if out.strip():
+                break
+            # kadmin.local always says something. Nothing at all is the container engine's exec
+            # losing the output (Podman's Docker API, on a very busy machine): ask again, which
+            # is safe, "already exists" being a success too.
+            out = self.kadmin(f"addprinc -randkey {principal}")
         if "created" not in out and "already exists" not in out:
             raise KerberosError(f"kadmin.local could not create {principal}: {out.strip()}")
         return principal

@@ -7,6 +7,7 @@ proxy's token (templates/apache-macros.j2)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +15,11 @@ from pathlib import Path
 from pytest_boxkoji import clients, hostprogs
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service, web
+from pytest_boxkoji.services import Check, Service, broker, web
 from pytest_boxkoji.services.apache import PROXY_TOKEN
 from pytest_boxkoji.services.hub import Hub
 
+MANIFEST = "manifest.json"  # in the health service's directory
 HEALTH_SCRIPT = Path(__file__).resolve().parent.parent / "health.py"
 
 
@@ -28,6 +30,14 @@ class Proxy:
     endpoint: Endpoint
     ca: Path
     koji_config: Path  # the koji config file: its profile boxkoji-proxy goes through the proxy
+    health_endpoint: Endpoint  # the health service behind /health
+    health_manifest: Path  # what /health probes, read again on each request
+
+    def probe_also(self, service: dict[str, object]) -> None:
+        """/health probes this service too from now on (one started after the proxy)."""
+        manifest = json.loads(self.health_manifest.read_text())
+        manifest["services"] = [s for s in manifest["services"] if s["name"] != service["name"]] + [service]
+        write_manifest(self.health_manifest, manifest)
 
     @property
     def url(self) -> str:
@@ -112,6 +122,8 @@ def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig)
             "check": "kojiweb's index page with the hub's data",
         }
     )
+    if "broker" in context.parts:  # started before the proxy; a later one adds itself
+        services.append(broker.health_entry(context.parts["broker"]))
     return {"token": token, "services": services}
 
 
@@ -124,17 +136,38 @@ def health_service(
     script = directory / HEALTH_SCRIPT.name
     shutil.copy(HEALTH_SCRIPT, script)  # where the service's user can read it
     script.chmod(0o644)
-    manifest_path = directory / "manifest.json"
-    manifest_path.write_text(json.dumps(manifest, indent=2))
-    manifest_path.chmod(0o600)  # the proxy's token
-    service = Service(
+    write_manifest(directory / MANIFEST, manifest)
+    return health(python.python, directory, endpoint), endpoint
+
+
+def write_manifest(path: Path, manifest: dict[str, object]) -> None:
+    """Written whole (the health service reads it on every request), readable by its owner only
+    (the proxy's token); a rewrite keeps the owner, the health service's user."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(manifest, indent=2))
+    partial.chmod(0o600)
+    if path.exists():
+        owner = path.stat()
+        os.chown(partial, owner.st_uid, owner.st_gid)
+    partial.replace(path)
+
+
+def health(python: Path, directory: Path, endpoint: Endpoint) -> Service:
+    """The health service on the files health_service wrote (attach.py rebuilds it from them)."""
+    manifest_path = directory / MANIFEST
+    return Service(
         name="health",
-        command=[str(python.python), str(script), str(manifest_path), endpoint.bind, str(endpoint.port)],
+        command=[
+            str(python),
+            str(directory / HEALTH_SCRIPT.name),
+            str(manifest_path),
+            endpoint.bind,
+            str(endpoint.port),
+        ],
         ready=Check("the health service accepts connections", lambda: _listens(endpoint)),
         log=directory / "health.log",
         image="hub",
     )
-    return service, endpoint
 
 
 def _listens(endpoint: Endpoint) -> bool:
@@ -172,6 +205,25 @@ def configure(
     return nginx_conf
 
 
+def nginx(directory: Path, tools: Tools, endpoint: Endpoint, ca: Path) -> Service:
+    """nginx on the configuration `configure` wrote in `directory` (attach.py rebuilds it)."""
+    logs = directory / "logs"
+    return Service(
+        name="proxy",
+        command=[
+            tools.path(hostprogs.NGINX),
+            "-e",
+            str(logs / "error.log"),
+            "-c",
+            str(directory / "conf" / "nginx.conf"),
+        ],
+        ready=Check("the hub's URL answers through nginx over HTTPS", lambda: answers(endpoint, ca)),
+        log=logs / "nginx.stdout.log",
+        extra_logs=(logs / "error.log",),
+        image="proxy",
+    )
+
+
 def answers(endpoint: Endpoint, ca: Path) -> bool:
     import requests
 
@@ -184,7 +236,7 @@ def start(context: Context) -> Proxy:
     runtime, workspace = context.runtime, context.workspace
     directory = workspace.directory / "proxy"
     token = orch.checkout(PROXY_TOKEN, "password", holder="proxy").password
-    health, health_endpoint = health_service(
+    health_, health_endpoint = health_service(
         context, directory / "health", health_manifest(context, token, hub, site)
     )
     endpoint = runtime.endpoint("proxy", 8443)
@@ -203,29 +255,12 @@ def start(context: Context) -> Proxy:
         "token": token,
         "topdir": hub.settings.topdir,
     }
-    nginx_conf = configure(
+    configure(
         directory, endpoint, tools, upstreams, {"cert": cert.path, "key": cert.key_path, "ca": orch.ca_file}
     )
     workspace.chown(directory)
-    context.start_service(health)
-    context.start_service(
-        Service(
-            name="proxy",
-            command=[
-                tools.path(hostprogs.NGINX),
-                "-e",
-                str(directory / "logs" / "error.log"),
-                "-c",
-                str(nginx_conf),
-            ],
-            ready=Check(
-                "the hub's URL answers through nginx over HTTPS", lambda: answers(endpoint, orch.ca_file)
-            ),
-            log=directory / "logs" / "nginx.stdout.log",
-            extra_logs=(directory / "logs" / "error.log",),
-            image="proxy",
-        )
-    )
+    context.start_service(health_)
+    context.start_service(nginx(directory, tools, endpoint, orch.ca_file))
     proxy_url = f"https://localhost:{endpoint.client_port}"
     koji_config = clients.write_profile(  # beside the direct profile, in the same file
         hub.koji_config,
@@ -235,9 +270,9 @@ def start(context: Context) -> Proxy:
         hub.settings.topdir,
         orch.ca_file,
         clients.PROXY_PROFILE,
-        context.config.cli_plugins,
+        clients.cli_plugin_paths(context.parts["source"].path, context.config.cli_plugins),
     )
-    return Proxy(endpoint, orch.ca_file, koji_config)
+    return Proxy(endpoint, orch.ca_file, koji_config, health_endpoint, directory / "health" / MANIFEST)
 
 
 PART = Part("proxy", ("source", "python", "kdc", "orch", "postgres", "hub", "web"), start)

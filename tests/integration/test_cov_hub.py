@@ -55,6 +55,20 @@ def test_create_tag_is_covered_and_unreached_code_is_missed(pytester, koji_sourc
     }
     assert "test_hub.py::test_reads_a_tag|run" in reads
     assert (pytester.path / ".coverage-hub").exists()
+    assert "executed_branches" not in data  # lines only, unless asked
+
+
+def test_branches_when_asked(pytester, koji_source_path, child_env, run):
+    pytester.makepyfile(test_hub=TESTS)
+    result = run(
+        pytester, koji_source_path, "--cov-hub", "--cov-hub-branch", "--cov-hub-report=json:hub.json"
+    )
+    result.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "hub.json").read_text())
+    assert report["meta"]["branch_coverage"] is True
+    kojihub = koji_source_path / "kojihub" / "kojihub.py"
+    create_tag = function_lines(kojihub, "_create_tag")
+    assert {start for start, _ in hub_file(report, koji_source_path)["executed_branches"]} & create_tag
 
 
 def test_report_survives_a_failing_test_and_fail_under_fails_the_run(

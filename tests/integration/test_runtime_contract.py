@@ -54,7 +54,9 @@ def web(runtime, name: str = "web", extra_dir: Path | None = None, **overrides) 
     directory = runtime.directory
     greeting = f"open('{extra_dir}/greeting.txt').read()" if extra_dir else "'hello'"
     code = (
-        "import http.server, pathlib\n"
+        "import http.server, pathlib, signal, sys\n"
+        # A container's first process ignores SIGTERM unless it handles it (as real services do).
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
         f"pathlib.Path('{directory}/{name}.started').write_text('yes')\n"
         f"print('serving', {greeting}, flush=True)\n"
         f"http.server.HTTPServer(('{end.bind}', {end.port}), http.server.SimpleHTTPRequestHandler).serve_forever()\n"

@@ -140,10 +140,15 @@ def test_a_mock_build_fails_saying_why(workers, koji_admin, koji_build_factory):
 
 def test_autoscale_adds_builders_while_tasks_wait_and_removes_idle_ones(workers, koji_admin):
     assert len(workers) == 1
+    # The first builder takes one task at a time (a new task weighs 1.0; Koji's least capacity
+    # is just above 1), so that tasks still wait when the added builders are up, however slowly
+    # they start on a busy machine (with 2.0 it took all 8 sleeps of 0.25 at once, and the added
+    # builders, started in containers under load, found nothing left to do).
+    koji_admin.editHost(workers.names[0], capacity=1.01)
     seen = 1
     with workers.autoscale(maximum=3, minimum=1, idle=2, interval=0.5):
-        tasks = [koji_admin.makeTask("sleep", [4], arch="noarch") for _ in range(8)]
-        end = time.monotonic() + 120
+        tasks = [koji_admin.makeTask("sleep", [10], arch="noarch") for _ in range(6)]
+        end = time.monotonic() + 300
         while time.monotonic() < end:
             seen = max(seen, len(workers))
             states = {koji_admin.getTaskInfo(t)["state"] for t in tasks}
@@ -168,3 +173,37 @@ def test_a_builder_that_dies_is_reported_with_its_log(workers, boxkoji):
         workers.check()
     workers.remove(name)
     workers.check()
+
+
+def test_a_restore_while_a_builder_is_inside_a_hub_call_leaves_it_working(workers, koji_admin, boxkoji):
+    """The restore ends the hub's database connections: here one of them is serving a builder's
+    poll at that moment (held on a lock of its host's row), not idle between polls. The builder
+    keeps working, and what the test wrote before the restore is gone."""
+    name = workers.names[0]
+    koji_admin.createTag("written-before-the-restore")
+    holder = boxkoji.postgres.connect()  # the live database, as the hub uses it
+    watcher = boxkoji.postgres.connect("postgres")
+    watcher.autocommit = True
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT id FROM host WHERE name = %s FOR UPDATE", (name,))
+        # kojid reports its load at each poll (every second): that update waits for our lock.
+        end, waiting = time.monotonic() + 30, []
+        while not waiting and time.monotonic() < end:
+            with watcher.cursor() as cur:
+                cur.execute(
+                    "SELECT query FROM pg_stat_activity WHERE datname = 'koji' AND wait_event_type = 'Lock'"
+                )
+                waiting = [row[0] for row in cur.fetchall()]
+            time.sleep(0.05)
+        assert any("host" in query.lower() for query in waiting), f"no builder call waited: {waiting}"
+        boxkoji.scenarios.prepare([])  # the restore, with that call in flight
+    finally:
+        watcher.close()
+        holder.close()  # ended by the restore already
+    admin = boxkoji.admin_session()
+    assert admin.getTag("written-before-the-restore") is None
+    info = wait_task(admin, admin.makeTask("sleep", [0], arch="noarch"))
+    assert info["state"] == koji.TASK_STATES["CLOSED"], info
+    assert admin.getHost(info["host_id"])["name"] == name
+    workers.check()  # kojid and kojira are still running

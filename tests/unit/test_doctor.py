@@ -82,9 +82,15 @@ def test_the_command_names_a_koji_source_that_cannot_be_used(tmp_path):
 def test_what_only_the_proxy_and_browser_need_is_listed_apart_and_does_not_decide_readiness():
     config = BoxKojiConfig(runtime="processes")
     no_chromium = doctor.Finding("Chromium", False, "not found", ("chromium",), ("chromium",))
-    checks = {**groups([OK], [OK]), doctor.OPTIONAL: [no_chromium]}
+    no_rabbitmq = doctor.Finding(
+        "rabbitmq-server", False, "not found", ("rabbitmq-server",), ("rabbitmq-server",)
+    )
+    checks = {**groups([OK], [OK]), doctor.OPTIONAL: [no_chromium, no_rabbitmq]}
     assert doctor.ready(config, checks)
     text = doctor.report(config, checks, "debian")
     assert "To install what is missing" not in text
-    assert "For the proxy and koji_browser:\n  apt-get install -y chromium" in text.replace("sudo ", "")
+    assert (
+        "For the proxy, koji_browser and koji_messages:\n  apt-get install -y chromium rabbitmq-server"
+        in (text.replace("sudo ", ""))
+    )
     assert text.endswith("ready")
