@@ -9,9 +9,9 @@ next to the manifest and runs outside the plugin's own environment.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
-import signal
 import sys
 import time
 import urllib.request

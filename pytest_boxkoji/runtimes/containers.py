@@ -477,7 +477,8 @@ class ContainersRuntime:
         # machine starts or stops, and a hub that could not resolve its database for one query
         # answered "database outage" in CI. A restarted service keeps its address, so the entries
         # others hold stay true. Services started later are still found through the DNS.
-        kwargs["extra_hosts"] = {host_alias(other): ip for other, ip in self.addresses.items() if other != name}
+        others = {other: ip for other, ip in self.addresses.items() if other != name}
+        kwargs["extra_hosts"] = {host_alias(other): ip for other, ip in others.items()}
         kwargs["networking_config"] = {
             self.network.name: self.client.api.create_endpoint_config(
                 aliases=[alias], ipv4_address=self.addresses.get(name)
