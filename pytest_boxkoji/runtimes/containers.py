@@ -648,6 +648,11 @@ class ContainersRuntime:
         if network is None or container is None or network.id == self.network.id:
             return []
         network.connect(container, aliases=[host_alias(service.name)])
+        container.reload()
+        if isinstance(other, ContainersRuntime):  # in the /etc/hosts of the containers it starts
+            other.addresses[service.name] = (
+                container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+            )
         return [str(network.name)]
 
     def unshare(self, names: Sequence[str]) -> None:
