@@ -192,7 +192,8 @@ def test_a_restore_while_a_builder_is_inside_a_hub_call_leaves_it_working(worker
         while not waiting and time.monotonic() < end:
             with watcher.cursor() as cur:
                 cur.execute(
-                    "SELECT query FROM pg_stat_activity WHERE datname = 'koji' AND wait_event_type = 'Lock'"
+                    "SELECT query FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                    (boxkoji.postgres.database,),  # koji_gw0... when xdist workers share the server
                 )
                 waiting = [row[0] for row in cur.fetchall()]
             time.sleep(0.05)
