@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -385,7 +386,7 @@ class ContainersRuntime:
         self.containers: dict[str, Any] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}
         self._processes: dict[str, psutil.Process | None] = {}  # container id -> its first process
-        self.addresses: dict[str, str] = {}  # service -> its address on the network, kept on restart
+        self.addresses: dict[str, tuple[str, str | None]] = {}  # service -> IP and MAC on the network
         sweep_stale(client)
         name = f"boxkoji-{marker}"
         if attach:  # a detached session's network; what is made from now on carries its labels
@@ -467,7 +468,9 @@ class ContainersRuntime:
     def start(self, service: Service) -> None:
         name = service.name
         alias = host_alias(name)
-        kwargs: dict[str, Any] = {"hostname": alias}
+        # The service's own stop signal (PostgreSQL's SIGINT: its SIGTERM waits for the hub's
+        # connections to end, until the engine's SIGKILL after 10 s).
+        kwargs: dict[str, Any] = {"hostname": alias, "stop_signal": signal.Signals(service.stop_signal).name}
         if service.unprivileged:
             kwargs["user"] = "65534:65534"
         if service.cwd is not None:
@@ -476,12 +479,15 @@ class ContainersRuntime:
         # network DNS) drops queries while it reloads, which it does whenever any container on the
         # machine starts or stops, and a hub that could not resolve its database for one query
         # answered "database outage" in CI. A restarted service keeps its address, so the entries
-        # others hold stay true. Services started later are still found through the DNS.
-        others = {other: ip for other, ip in self.addresses.items() if other != name}
+        # others hold stay true, and its MAC address, so the neighbour caches (the host's, the
+        # other containers') do not send its packets to the removed container's interface for
+        # seconds. Services started later are still found through the DNS.
+        ip, mac = self.addresses.get(name, (None, None))
+        others = {other: ip for other, (ip, _) in self.addresses.items() if other != name}
         kwargs["extra_hosts"] = {host_alias(other): ip for other, ip in others.items()}
         kwargs["networking_config"] = {
             self.network.name: self.client.api.create_endpoint_config(
-                aliases=[alias], ipv4_address=self.addresses.get(name)
+                aliases=[alias], ipv4_address=ip, mac_address=mac
             )
         }
         container = self._container(service.image, service.command, service.env, name, **kwargs)
@@ -503,9 +509,9 @@ class ContainersRuntime:
 
     def _remember_address(self, name: str, container: Any) -> None:
         networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        address = (networks.get(self.network.name) or {}).get("IPAddress")
-        if address:
-            self.addresses[name] = address
+        endpoint = networks.get(self.network.name) or {}
+        if endpoint.get("IPAddress"):
+            self.addresses[name] = (endpoint["IPAddress"], endpoint.get("MacAddress") or None)
 
     @staticmethod
     def _exited(container: Any) -> str | None:
