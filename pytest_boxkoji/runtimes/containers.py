@@ -656,9 +656,7 @@ class ContainersRuntime:
         network.connect(container, aliases=[host_alias(service.name)])
         container.reload()
         if isinstance(other, ContainersRuntime):  # in the /etc/hosts of the containers it starts
-            other.addresses[service.name] = (
-                container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
-            )
+            other._remember_address(service.name, container)
         return [str(network.name)]
 
     def unshare(self, names: Sequence[str]) -> None:
