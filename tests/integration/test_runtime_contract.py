@@ -74,6 +74,7 @@ def web(runtime, name: str = "web", extra_dir: Path | None = None, **overrides) 
     settings.update(overrides)
     service = Service(**settings)
     service.url = url
+    service.endpoint = end
     return service
 
 
@@ -140,6 +141,49 @@ def test_restart_runs_it_again_and_waits_until_ready(runtime):
     runtime.restart(service)
     assert runtime.alive(service)
     assert get(service.url) == "yes"  # written again by the new process
+
+
+def relay(runtime, target: Service) -> Service:
+    """Answers each GET with what it reads from `target`'s web, reached as services reach each
+    other (the endpoint's host: a name on the containers' network)."""
+    end = runtime.endpoint("relay", 8080)
+    source = f"http://{target.endpoint.address}/{target.name}.started"
+    code = (
+        "import http.server, signal, sys, urllib.request\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+        "class Relay(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        f"        body = urllib.request.urlopen('{source}', timeout=3).read()\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(body)\n"
+        f"http.server.HTTPServer(('{end.bind}', {end.port}), Relay).serve_forever()\n"
+    )
+    url = f"http://{end.client_address}/"
+    service = Service(
+        name="relay",
+        command=[PYTHON, "-c", code],
+        ready=Check(f"GET {url}", lambda: get(url) == "yes"),
+        log=runtime.directory / "relay.log",
+        cwd=runtime.directory,
+        image="kdc",
+        deadline=60,
+    )
+    service.url = url
+    return service
+
+
+def test_a_restarted_service_is_reached_by_the_others_at_once(runtime):
+    """Another service reaches it by its name the moment the restart returns: in containers it
+    keeps its address (the others' /etc/hosts names it) and its MAC (their neighbour caches)."""
+    target = start(runtime, web(runtime))
+    other = start(runtime, relay(runtime, target))
+    assert get(other.url) == "yes"  # the relay has just talked to it: its caches are fresh
+    (runtime.directory / "web.started").write_text("again")
+    runtime.restart(target)  # the new process writes "yes" again once it is up
+    assert get(other.url) == "yes"
+    if runtime.name == "containers":
+        hosts = runtime.containers["relay"].exec_run(["cat", "/etc/hosts"]).output.decode()
+        address = runtime.addresses["web"][0]
+        assert f"{address}\tweb.koji.box" in hosts
 
 
 def test_kill_is_abrupt_and_seen(runtime):
