@@ -133,13 +133,20 @@ class Workers:
             return name
 
     def remove(self, name: str) -> None:
-        """Stop a builder's kojid and disable its host (its tasks go to the others)."""
+        """Stop a builder's kojid and disable its host; its tasks go to the others."""
         with self._lock:
             builder = self.builders.pop(name)
             self._stop(builder)
             self.removed.add(name)
             self.synced.discard(name)
-            self._session().disableHost(name)
+            session = self._session()
+            session.disableHost(name)
+            # Koji's scheduler would free them only after its AssignTimeout / HostTimeout (300 s
+            # and more): a task assigned to the host just before it was stopped, or running on it.
+            host = session.getHost(name)
+            states = [koji.TASK_STATES["ASSIGNED"], koji.TASK_STATES["OPEN"]]
+            for task in session.listTasks(opts={"host_id": host["id"], "state": states}):
+                session.freeTask(task["id"])
 
     def autoscale(
         self, maximum: int, minimum: int = 1, idle: float = 10.0, interval: float = 1.0
@@ -351,7 +358,9 @@ class Workers:
                     self._local.session = self.accounts.session(ADMIN, "gssapi")
                 s = self._local.session
                 free = s.listTasks(opts={"state": [koji.TASK_STATES["FREE"]]})
-                busy = {t["host_id"] for t in s.listTasks(opts={"state": [koji.TASK_STATES["OPEN"]]})}
+                # Assigned (Koji's scheduler chose the host, which has not taken it yet) is busy too.
+                taken = [koji.TASK_STATES["ASSIGNED"], koji.TASK_STATES["OPEN"]]
+                busy = {t["host_id"] for t in s.listTasks(opts={"state": taken})}
                 with self._lock:
                     if free and len(self.builders) < maximum:
                         self.add()

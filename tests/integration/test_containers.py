@@ -1,6 +1,7 @@
 """What only the containers runtime has: images, labels, the sweep, nothing left behind."""
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -56,9 +57,14 @@ def cache_dir(pytestconfig):
 
 
 @needs_engine
-def test_the_sweep_removes_what_a_crashed_session_left(cache_dir):
+def test_the_sweep_removes_what_a_crashed_session_left(cache_dir, monkeypatch):
     image = containers.Images(engine, cache_dir).ensure("base")
-    labels = {containers.LABEL: "crashed-session", containers.PID_LABEL: "999999999"}
+    # The "crashed" session's process is this one: dead to this test's sweep only. Other sessions
+    # on the machine (the other xdist worker's) sweep too and would otherwise remove it first.
+    me = str(os.getpid())
+    alive = containers._alive
+    monkeypatch.setattr(containers, "_alive", lambda pid: pid != me and alive(pid))
+    labels = {containers.LABEL: "crashed-session", containers.PID_LABEL: me}
     network = engine.networks.create("boxkoji-crashed-session", labels=labels)
     leftover = engine.containers.create(image, ["sleep", "60"], labels=labels)
     removed = containers.sweep_stale(engine)

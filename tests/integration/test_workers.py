@@ -126,6 +126,22 @@ def test_tasks_are_routed_by_channel(workers, koji_admin):
         workers.remove(special)
 
 
+def test_a_removed_builder_s_running_task_goes_to_another(workers, koji_admin):
+    """Koji itself would free the task only after its HostTimeout; `remove` frees it at once."""
+    first = workers.names[0]
+    task_id = koji_admin.makeTask("sleep", [15], arch="noarch")
+    end = time.monotonic() + 120
+    while koji_admin.getTaskInfo(task_id)["state"] != koji.TASK_STATES["OPEN"]:
+        assert time.monotonic() < end, koji_admin.getTaskInfo(task_id)
+        time.sleep(0.2)
+    assert koji_admin.getTaskInfo(task_id)["host_id"] == koji_admin.getHost(first)["id"]
+    second = workers.add()
+    workers.remove(first)
+    info = wait_task(koji_admin, task_id)
+    assert info["state"] == koji.TASK_STATES["CLOSED"], info
+    assert koji_admin.getHost(info["host_id"])["name"] == second
+
+
 def test_a_mock_build_fails_saying_why(workers, koji_admin, koji_build_factory):
     task_id = koji_admin.makeTask(
         "buildArch", ["work/nothing.src.rpm", "dist-build", "x86_64", False], arch="x86_64"

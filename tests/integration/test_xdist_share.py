@@ -80,18 +80,22 @@ def containers_of(directories):
     return found
 
 
-def test_workers_share_the_kdc_and_postgres_not_the_hub(
-    pytester, run, koji_source_path, shared_tmp, child_env, monkeypatch
-):
-    record = shared_tmp / "record"
+def each_worker(pytester, run, koji_source_path, record: Path, *options: str) -> list[dict]:
+    """A nested run of EACH_WORKER on two workers (every test on each); what each recorded."""
     record.mkdir()
-    monkeypatch.setenv("RECORD", str(record))
     pytester.makepyfile(test_each=EACH_WORKER)
-    result = run(pytester, koji_source_path, "-p", "xdist", "-n", "2", "--dist", "each")
+    result = run(pytester, koji_source_path, "-p", "xdist", "-n", "2", "--dist", "each", *options)
     assert result.ret == 0, "\n".join(result.outlines[-60:])
     infos = [json.loads(p.read_text()) for p in sorted(record.glob("*.json"))]
     assert [i["worker"] for i in infos] == ["gw0", "gw1"]
-    first, second = infos
+    return infos
+
+
+def test_workers_share_the_kdc_and_postgres_not_the_hub(
+    pytester, run, koji_source_path, shared_tmp, child_env, monkeypatch
+):
+    monkeypatch.setenv("RECORD", str(shared_tmp / "record"))
+    first, second = each_worker(pytester, run, koji_source_path, shared_tmp / "record")
 
     # One KDC and one PostgreSQL server for both...
     assert first["kdc"] == second["kdc"]
@@ -109,7 +113,7 @@ def test_workers_share_the_kdc_and_postgres_not_the_hub(
     assert first["hub"] != second["hub"]
     assert first["shared"] == second["shared"]
     # A tag one worker made is on its hub only.
-    for info in infos:
+    for info in (first, second):
         assert info["mine"] is True and info["theirs"] == [None], info
 
     # Nothing is left: processes, directories (the workers', the shared services', the run's),
@@ -131,14 +135,9 @@ def test_workers_share_the_kdc_and_postgres_not_the_hub(
 def test_without_sharing_each_worker_has_its_own_kdc(
     pytester, run, koji_source_path, shared_tmp, child_env, monkeypatch
 ):
-    record = shared_tmp / "record"
-    record.mkdir()
-    monkeypatch.setenv("RECORD", str(record))
-    pytester.makepyfile(test_each=EACH_WORKER)
-    result = run(
-        pytester, koji_source_path, "-p", "xdist", "-n", "2", "--dist", "each", "--boxkoji-xdist-share=no"
+    monkeypatch.setenv("RECORD", str(shared_tmp / "record"))
+    first, second = each_worker(
+        pytester, run, koji_source_path, shared_tmp / "record", "--boxkoji-xdist-share=no"
     )
-    assert result.ret == 0, "\n".join(result.outlines[-60:])
-    first, second = (json.loads(p.read_text()) for p in sorted(record.glob("*.json")))
     assert first["kdc"] != second["kdc"] and first["postgres"][:2] != second["postgres"][:2]
     assert first["postgres"][2] == second["postgres"][2] == "koji"
