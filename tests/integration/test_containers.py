@@ -1,8 +1,8 @@
 """What only the containers runtime has: images, labels, the sweep, nothing left behind."""
 
 import json
-import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,15 +59,21 @@ def cache_dir(pytestconfig):
 @needs_engine
 def test_the_sweep_removes_what_a_crashed_session_left(cache_dir, monkeypatch):
     image = containers.Images(engine, cache_dir).ensure("base")
-    # The "crashed" session's process is this one: dead to this test's sweep only. Other sessions
-    # on the machine (the other xdist worker's) sweep too and would otherwise remove it first.
-    me = str(os.getpid())
-    alive = containers._alive
-    monkeypatch.setattr(containers, "_alive", lambda pid: pid != me and alive(pid))
-    labels = {containers.LABEL: "crashed-session", containers.PID_LABEL: me}
-    network = engine.networks.create("boxkoji-crashed-session", labels=labels)
-    leftover = engine.containers.create(image, ["sleep", "60"], labels=labels)
-    removed = containers.sweep_stale(engine)
+    # The "crashed" session's process is a sleep that only this test's sweep is told is dead:
+    # other sessions on the machine (the other xdist worker's) sweep too and would otherwise
+    # remove it first. Not this process's pid: its own session's containers name it too.
+    stand_in = subprocess.Popen(["sleep", "300"])
+    try:
+        crashed = str(stand_in.pid)
+        alive = containers._alive
+        monkeypatch.setattr(containers, "_alive", lambda pid: pid != crashed and alive(pid))
+        labels = {containers.LABEL: "crashed-session", containers.PID_LABEL: crashed}
+        network = engine.networks.create("boxkoji-crashed-session", labels=labels)
+        leftover = engine.containers.create(image, ["sleep", "60"], labels=labels)
+        removed = containers.sweep_stale(engine)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
     assert leftover.name in removed and network.name in removed
     assert engine.containers.list(all=True, filters={"label": f"{containers.LABEL}=crashed-session"}) == []
 
