@@ -483,8 +483,9 @@ class ContainersRuntime:
         # other containers') do not send its packets to the removed container's interface for
         # seconds. Services started later are still found through the DNS.
         ip, mac = self.addresses.get(name, (None, None))
-        others = {other: ip for other, (ip, _) in self.addresses.items() if other != name}
-        kwargs["extra_hosts"] = {host_alias(other): ip for other, ip in others.items()}
+        kwargs["extra_hosts"] = {
+            host_alias(other): address for other, (address, _) in self.addresses.items() if other != name
+        }
         kwargs["networking_config"] = {
             self.network.name: self.client.api.create_endpoint_config(
                 aliases=[alias], ipv4_address=ip, mac_address=mac
