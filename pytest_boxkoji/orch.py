@@ -5,9 +5,11 @@ Every service and every test user gets its credentials here; `inventory()` lists
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -79,7 +81,7 @@ class Orch:
         """
         if kind not in KINDS:
             raise BoxKojiError(f"orch.checkout({name!r}, {kind!r}): kind must be one of {', '.join(KINDS)}")
-        with self._lock:
+        with self._guarded():
             held = self._held.get((name, kind))
             if held is not None:
                 return held
@@ -108,15 +110,22 @@ class Orch:
 
     def release(self, name: str, kind: Kind) -> None:
         """Take a credential back: its files are removed and its principals deleted."""
-        with self._lock:
+        with self._guarded():
             cred = self._held.pop((name, kind), None)
-        if cred is None:
-            return
-        for path in (cred.path, cred.key_path):
-            if path is not None:
-                path.unlink(missing_ok=True)
-        for principal in cred.principals:
-            self.realm.delete_principal(principal)
+            if cred is None:
+                return
+            for path in (cred.path, cred.key_path):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            for principal in cred.principals:
+                self.realm.delete_principal(principal)
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Around every change to what is handed out: this process's threads, one at a time
+        (shared.SharedOrch widens it to every process of an xdist run)."""
+        with self._lock:
+            yield
 
     def ccache(self, name: str) -> str:
         """Where `name`'s tickets are kept (a credential cache name)."""

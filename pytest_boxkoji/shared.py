@@ -50,7 +50,7 @@ from filelock import FileLock
 from pytest_boxkoji import attach, box
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.keys import CONFIG_KEY
-from pytest_boxkoji.orch import Credential, Kind, Orch
+from pytest_boxkoji.orch import Credential, Orch
 from pytest_boxkoji.services.kdc import Realm
 from pytest_boxkoji.services.postgres import DB_NAME, Cluster
 from pytest_boxkoji.workspace import OWNER_FILE
@@ -250,26 +250,11 @@ class SharedOrch(Orch):
     def _inventory(self) -> Path:
         return self.directory / "inventory.json"
 
-    def checkout(
-        self,
-        name: str,
-        kind: Kind,
-        holder: str = "tests",
-        hosts: tuple[str, ...] = (),
-        owner: tuple[int, int] | None = None,
-    ) -> Credential:
-        with self._synced():
-            return super().checkout(name, kind, holder, hosts, owner)
-
-    def release(self, name: str, kind: Kind) -> None:
-        """Taken back for every worker: the credential is the run's, as the KDC is."""
-        with self._synced():
-            super().release(name, kind)
-
     @contextlib.contextmanager
-    def _synced(self) -> Iterator[None]:
-        """What every worker has handed out, read before and written after a change."""
-        with FileLock(str(self.directory / "inventory.lock")):
+    def _guarded(self) -> Iterator[None]:
+        """What every worker has handed out, read before and written after a change; a
+        credential released is taken back for every worker (it is the run's, as the KDC is)."""
+        with self._lock, FileLock(str(self.directory / "inventory.lock")):
             if self._inventory.exists():
                 held = [attach.credential(c) for c in json.loads(self._inventory.read_text())]
                 # The objects this process already has stay the same objects (checkout's promise).
