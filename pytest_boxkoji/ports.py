@@ -8,6 +8,9 @@ Two races, two guards:
   `bind(port 0)` pick from): with many sessions each making connections at once this happens. So
   ports are drawn at random from below that range, where the kernel never hands a port out by
   itself, and checked free by binding them.
+A port can be free to bind and still not ours: a firewall rule may send 127.0.0.1:PORT elsewhere
+(a container engine's port forward, or one it leaked for a container long gone). So a claimed port
+is also one that refuses a connection, as a port nobody listens on does.
 """
 
 from __future__ import annotations
@@ -49,6 +52,23 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _refused(port: int) -> bool:
+    """A connection to the port is refused at once: nothing listens and nothing redirects it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        try:
+            sock.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            return True
+        except OSError:  # unreachable, timed out: a forward to an address nobody has
+            return False
+    return False  # something answered
+
+
+def _usable(port: int) -> bool:
+    return _bindable(port) and _refused(port)
+
+
 def _bind_free() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,12 +82,12 @@ def _free(taken: set[int]) -> int:
     if low - LOWEST >= 1000:
         for _attempt in range(1000):
             port = _random.randrange(LOWEST, low)
-            if port not in taken and _bindable(port):
+            if port not in taken and _usable(port):
                 return port
     # A machine whose ephemeral range leaves no room below it: the kernel's choice, as before.
     while True:
         port = _bind_free()
-        if port not in taken:
+        if port not in taken and _refused(port):
             return port
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -36,6 +37,8 @@ from pytest_boxkoji.runtimes.tools import Endpoint
 from pytest_boxkoji.runtimes.wait import wait_ready
 from pytest_boxkoji.servicelogs import FileLog, LogSource
 from pytest_boxkoji.services import Service
+
+log = logging.getLogger(__name__)
 
 LABEL = "io.pytest-boxkoji.session"
 PID_LABEL = "io.pytest-boxkoji.pid"
@@ -146,13 +149,29 @@ def sweep_stale(client: Any) -> list[str]:
                     raise
     for network in client.networks.list(filters={"label": LABEL}):
         if _abandoned(network.attrs.get("Labels") or {}):
+            remove_network(network)
+            removed.append(network.name)
+    return removed
+
+
+def remove_network(network: Any) -> None:
+    """Remove a network, disconnecting first the containers still on it (another session's
+    shared services). Podman removes a network in use without a word when asked through the
+    Docker API, and then cannot tear down those containers' port forwards when they stop: the
+    firewall keeps sending 127.0.0.1:PORT to an address nobody has, so a later service given
+    that port is unreachable ("No route to host")."""
+    try:
+        network.reload()
+        for container in network.attrs.get("Containers") or {}:
             try:
-                network.remove()
-                removed.append(network.name)
+                network.disconnect(container, force=True)
             except Exception as exc:
                 if not gone(exc):
                     raise
-    return removed
+        network.remove()
+    except Exception as exc:
+        if not gone(exc):  # other sessions sweep too
+            raise
 
 
 def host_alias(service: str) -> str:
@@ -665,8 +684,7 @@ class ContainersRuntime:
         remove them while those services were connected)."""
         for name in names:
             for network in self.client.networks.list(names=[name]):
-                with contextlib.suppress(Exception):  # removed meanwhile
-                    network.remove()
+                remove_network(network)
 
     def detach(self) -> None:
         self.containers.clear()
@@ -692,6 +710,6 @@ class ContainersRuntime:
                     raise
         self.containers.clear()
         try:
-            self.network.remove()
-        except Exception:
-            pass
+            remove_network(self.network)
+        except Exception as exc:  # the containers are gone; the session's teardown goes on
+            log.warning("could not remove the network %s: %s", self.network.name, exc)

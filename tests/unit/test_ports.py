@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -78,3 +80,20 @@ def test_a_machine_without_room_below_the_ephemeral_range(registry, monkeypatch)
     (port,) = ports.claim(1)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("iptables"), reason="needs root and iptables")
+def test_a_port_the_firewall_forwards_elsewhere_is_not_handed_out(registry, monkeypatch):
+    # As a container engine's port forward left behind by a container long gone: nothing listens
+    # on the port, binding it works, and a connection goes to an address nobody has.
+    forwarded, free = 21011, 21012
+    rule = ["OUTPUT", "-d", "127.0.0.1", "-p", "tcp", "--dport", str(forwarded)]
+    rule += ["-m", "comment", "--comment", f"pytest-boxkoji test {os.getpid()}"]
+    rule += ["-j", "DNAT", "--to-destination", "192.0.2.1:9"]  # TEST-NET-1: nobody
+    subprocess.run(["iptables", "-t", "nat", "-I", *rule], check=True)
+    try:
+        draws = iter([forwarded, free])
+        monkeypatch.setattr(ports._random, "randrange", lambda low, high: next(draws))
+        assert ports.claim(1) == [free]
+    finally:
+        subprocess.run(["iptables", "-t", "nat", "-D", *rule], check=True)
