@@ -149,15 +149,28 @@ class KojiBrowser:
     def _goto(self, path: str, attempts: int = 3) -> Any:
         """Chromium aborts a navigation when the host's network changes (ERR_NETWORK_CHANGED: a
         container network made by another session, an xdist worker's): that is no answer from
-        kojiweb, so go again."""
+        kojiweb, so go again. The error is in the failed request, not always in the exception:
+        once the page has committed, Playwright only says the navigation went to an error page."""
         from playwright.sync_api import Error
 
         for attempt in range(attempts):
+            failures: list[str] = []
+
+            def failed(request: Any, failures: list[str] = failures) -> None:
+                if request.is_navigation_request():
+                    failures.append(f"{request.failure} at {request.url}")
+
+            self.page.on("requestfailed", failed)
             try:
                 return self.page.goto(path)
             except Error as exc:
-                if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == attempts - 1:
+                why = " ".join([str(exc), *failures])
+                if "ERR_NETWORK_CHANGED" not in why or attempt == attempts - 1:
+                    if failures:
+                        raise Error(f"{exc.message} (failed: {'; '.join(failures)})") from exc
                     raise
+            finally:
+                self.page.remove_listener("requestfailed", failed)
         return None
 
     def login(self, user: str, auth: str = "gssapi") -> Page:

@@ -1,5 +1,8 @@
 """kojiweb in a real browser: headless Chromium (Debian's) through the koji_browser fixture."""
 
+import http.server
+import threading
+
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji, pytest.mark.browser]
@@ -88,3 +91,33 @@ def test_a_failing_browser_test_keeps_a_screenshot_and_the_html(pytester, koji_s
     kept = pytester.path / "boxkoji-artifacts" / "test_failing.py_test_looks_for_what_is_not_there"
     assert (kept / "screenshot.png").read_bytes().startswith(b"\x89PNG")
     assert "Recent Builds" in (kept / "page.html").read_text()
+
+
+def test_a_page_that_fails_on_the_way_names_the_request_that_failed(koji_browser):
+    # A redirect to a port nobody listens on: the navigation has begun, and Playwright's own
+    # message would only say it went to Chromium's error page.
+    from playwright.sync_api import Error
+
+    from pytest_boxkoji import ports
+
+    (nobody,) = ports.claim(1)
+    with http.server.HTTPServer(("127.0.0.1", 0), redirecting_to(f"http://127.0.0.1:{nobody}/gone")) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with pytest.raises(Error, match=f"ERR_CONNECTION_REFUSED at http://127.0.0.1:{nobody}/gone"):
+                koji_browser.open(f"http://127.0.0.1:{server.server_port}/")
+        finally:
+            server.shutdown()
+
+
+def redirecting_to(location):
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    return Redirect
