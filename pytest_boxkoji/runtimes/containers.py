@@ -680,8 +680,8 @@ class ContainersRuntime:
         return [str(network.name)]
 
     def unshare(self, names: Sequence[str]) -> None:
-        """Remove the networks of ended sessions that shared services had joined (they could not
-        remove them while those services were connected)."""
+        """Remove the networks that shared services had joined and that are still there (a worker
+        removes its own at its end; one killed before it could does not)."""
         for name in names:
             for network in self.client.networks.list(names=[name]):
                 remove_network(network)
