@@ -112,7 +112,7 @@ def modules_dir(tools: Tools) -> Path:
 def common(tools: Tools, directory: Path, **values: Any) -> dict[str, Any]:
     """The template values every site's httpd.conf needs, its directories made."""
     run, logs = directory / "run", directory / "logs"
-    for path in (directory / "conf", run, logs):
+    for path in (directory / "conf", run, run / "htdocs", logs):
         path.mkdir(parents=True, exist_ok=True)
     mods = modules_dir(tools)
     return {

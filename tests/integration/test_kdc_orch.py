@@ -27,6 +27,14 @@ def test_kdc_issues_tickets(kdc):
     assert "127.0.0.1" in kdc.krb5_conf.read_text()
 
 
+def test_the_kdc_log_has_no_errors_of_its_own(kdc):
+    # Its lines go into a failing test's report: they must be about the test.
+    assert kdc.kinit_works()  # a ticket issued
+    log = kdc.log.read_text()
+    assert "AS_REQ" in log
+    assert [line for line in log.splitlines() if "(Error)" in line] == []
+
+
 def test_keytab_checkout_logs_in_and_release_revokes(orch, kdc, tmp_path):
     cred = orch.checkout("alice", "keytab", holder="test")
     assert cred.principal == "alice@KOJI.BOX"

@@ -64,3 +64,16 @@ def test_login_without_credentials_is_refused(web):
     response = requests.get(f"{web.url}/login", verify=str(web.ca), timeout=30)
     assert response.status_code == 401
     assert response.headers.get("WWW-Authenticate") == "Negotiate"
+
+
+def test_logins_and_pages_leave_apaches_error_logs_clean(web, boxkoji, koji_session):
+    # What a failing test's report shows of them must be about the failure: no line per request.
+    koji_session.getLoggedInUser()  # a login and a call at the hub
+    with requests.Session() as browser:
+        page(web, "login", browser, auth=kerberos(boxkoji, "kojiuser"))
+        page(web, "index", browser)
+    hub = boxkoji.graph.get("hub").settings
+    for directory in (hub.directory, web.directory):
+        log = (directory / "logs" / "httpd-error.log").read_text()
+        assert "resuming normal operations" in log  # the right file: Apache started there
+        assert [line for line in log.splitlines() if ":error]" in line] == [], directory
