@@ -90,10 +90,10 @@ def test_a_port_the_firewall_forwards_elsewhere_is_not_handed_out(registry, monk
     rule = ["OUTPUT", "-d", "127.0.0.1", "-p", "tcp", "--dport", str(forwarded)]
     rule += ["-m", "comment", "--comment", f"pytest-boxkoji test {os.getpid()}"]
     rule += ["-j", "DNAT", "--to-destination", "192.0.2.1:9"]  # TEST-NET-1: nobody
-    subprocess.run(["iptables", "-t", "nat", "-I", *rule], check=True)
+    subprocess.run(["iptables", "-w", "-t", "nat", "-I", *rule], check=True)
     try:
         draws = iter([forwarded, free])
         monkeypatch.setattr(ports._random, "randrange", lambda low, high: next(draws))
         assert ports.claim(1) == [free]
     finally:
-        subprocess.run(["iptables", "-t", "nat", "-D", *rule], check=True)
+        subprocess.run(["iptables", "-w", "-t", "nat", "-D", *rule], check=True)
