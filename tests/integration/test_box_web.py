@@ -81,16 +81,16 @@ def test_logs_of_the_web_and_the_proxy(web_box):
     )
     try:
         time.sleep(1)  # it has printed what was there; what comes next is new
-        missing = f"no-such-page-{secrets.token_hex(4)}"
-        site = printed(out, "web").removesuffix("/koji")
-        requests.get(f"{site}/{missing}", verify=ca_of(made), timeout=30)
+        task = 900_000_000 + secrets.randbelow(10**8)
+        missing = f"No such task ID: {task}"  # kojiweb's traceback for the page
+        requests.get(f"{printed(out, 'web')}/taskinfo?taskID={task}", verify=ca_of(made), timeout=30)
         deadline = time.monotonic() + 30
         seen = ""
         os.set_blocking(follower.stdout.fileno(), False)
         while missing not in seen and time.monotonic() < deadline:
             seen += (follower.stdout.read() or b"").decode(errors="replace")  # bytes: None when idle
             time.sleep(0.2)
-        assert missing in seen  # Apache's line about the refused path, as it was written
+        assert missing in seen  # kojiweb's lines in Apache's error log, as they were written
         assert follower.poll() is None
     finally:
         follower.send_signal(signal.SIGTERM)
