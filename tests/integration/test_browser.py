@@ -101,7 +101,9 @@ def test_a_page_that_fails_on_the_way_names_the_request_that_failed(koji_browser
     from pytest_boxkoji import ports
 
     (nobody,) = ports.claim(1)
-    with http.server.HTTPServer(("127.0.0.1", 0), redirecting_to(f"http://127.0.0.1:{nobody}/gone")) as server:
+    with http.server.HTTPServer(
+        ("127.0.0.1", 0), redirecting_to(f"http://127.0.0.1:{nobody}/gone")
+    ) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             with pytest.raises(Error, match=f"ERR_CONNECTION_REFUSED at http://127.0.0.1:{nobody}/gone"):

@@ -77,7 +77,7 @@ def test_logins_and_pages_leave_apaches_error_logs_clean(web, boxkoji, koji_sess
     with requests.Session() as browser:
         page(web, "login", browser, auth=kerberos(boxkoji, "kojiuser"))
         page(web, "index", browser)
-    for log, start in zip(logs, before):
+    for log, start in zip(logs, before, strict=True):
         with open(log, "rb") as text:
             text.seek(start)
             added = text.read().decode(errors="replace")
