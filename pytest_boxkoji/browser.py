@@ -153,24 +153,26 @@ class KojiBrowser:
         once the page has committed, Playwright only says the navigation went to an error page."""
         from playwright.sync_api import Error
 
-        for attempt in range(attempts):
-            failures: list[str] = []
+        failures: list[str] = []  # this attempt's navigation requests that failed, and why
 
-            def failed(request: Any, failures: list[str] = failures) -> None:
-                if request.is_navigation_request():
-                    failures.append(f"{request.failure} at {request.url}")
+        def failed(request: Any) -> None:
+            if request.is_navigation_request():
+                failures.append(f"{request.failure} at {request.url}")
 
-            self.page.on("requestfailed", failed)
-            try:
-                return self.page.goto(path)
-            except Error as exc:
-                why = " ".join([str(exc), *failures])
-                if "ERR_NETWORK_CHANGED" not in why or attempt == attempts - 1:
-                    if failures:
-                        raise Error(f"{exc.message} (failed: {'; '.join(failures)})") from exc
-                    raise
-            finally:
-                self.page.remove_listener("requestfailed", failed)
+        self.page.on("requestfailed", failed)
+        try:
+            for attempt in range(attempts):
+                failures.clear()
+                try:
+                    return self.page.goto(path)
+                except Error as exc:
+                    why = " ".join([str(exc), *failures])
+                    if "ERR_NETWORK_CHANGED" not in why or attempt == attempts - 1:
+                        if failures:
+                            raise Error(f"{exc.message} (failed: {'; '.join(failures)})") from exc
+                        raise
+        finally:
+            self.page.remove_listener("requestfailed", failed)
         return None
 
     def login(self, user: str, auth: str = "gssapi") -> Page:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 KOJIRA = "kojira"
 DEFAULT_CHANNELS = ("default", "createrepo")
+# A task a host holds: assigned to it by Koji's scheduler (not taken yet), or running on it.
+HELD = [koji.TASK_STATES["ASSIGNED"], koji.TASK_STATES["OPEN"]]
 
 
 class Builder:
@@ -144,8 +146,7 @@ class Workers:
             # Koji's scheduler would free them only after its AssignTimeout / HostTimeout (300 s
             # and more): a task assigned to the host just before it was stopped, or running on it.
             host = session.getHost(name)
-            states = [koji.TASK_STATES["ASSIGNED"], koji.TASK_STATES["OPEN"]]
-            for task in session.listTasks(opts={"host_id": host["id"], "state": states}):
+            for task in session.listTasks(opts={"host_id": host["id"], "state": HELD}):
                 session.freeTask(task["id"])
 
     def autoscale(
@@ -358,9 +359,7 @@ class Workers:
                     self._local.session = self.accounts.session(ADMIN, "gssapi")
                 s = self._local.session
                 free = s.listTasks(opts={"state": [koji.TASK_STATES["FREE"]]})
-                # Assigned (Koji's scheduler chose the host, which has not taken it yet) is busy too.
-                taken = [koji.TASK_STATES["ASSIGNED"], koji.TASK_STATES["OPEN"]]
-                busy = {t["host_id"] for t in s.listTasks(opts={"state": taken})}
+                busy = {t["host_id"] for t in s.listTasks(opts={"state": HELD})}
                 with self._lock:
                     if free and len(self.builders) < maximum:
                         self.add()
