@@ -65,10 +65,10 @@ def _container_pids(tree: set[int]) -> set[int]:
     try:
         import docker
 
-        from pytest_boxkoji.runtimes.containers import DIR_LABEL
+        from pytest_boxkoji.runtimes.containers import DIR_LABEL, listed
 
         client = docker.from_env(timeout=10)
-        containers = client.containers.list(filters={"label": DIR_LABEL})
+        containers = listed(client, DIR_LABEL)
     except Exception:
         return set()
     found: set[int] = set()

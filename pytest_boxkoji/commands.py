@@ -230,12 +230,14 @@ def _sweep(record: box.BoxRecord) -> None:
         client, problem = containers.probe()
         if client is None:
             raise BoxKojiError(problem)
-        for container in client.containers.list(
-            all=True, filters={"label": f"{containers.LABEL}={record.marker}"}
-        ):
-            container.remove(force=True)
+        for container in containers.listed(client, f"{containers.LABEL}={record.marker}"):
+            try:
+                container.remove(force=True)
+            except Exception as exc:
+                if not containers.gone(exc):
+                    raise
         for network in client.networks.list(filters={"label": f"{containers.LABEL}={record.marker}"}):
-            network.remove()
+            containers.remove_network(network)
 
 
 # -- looking at it -----------------------------------------------------------------------------

@@ -619,10 +619,11 @@ class ContainersRuntime:
             elif not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
                 found.add(service.name)
         if unknown:
-            stopped = self.client.containers.list(
+            # The list's own summaries: no inspect of each (one may be removed meanwhile).
+            stopped = self.client.api.containers(
                 all=True, filters={"label": f"{LABEL}={self.labels[LABEL]}", "status": "exited"}
             )
-            ids = {container.id for container in stopped} & set(unknown)
+            ids = {summary["Id"] for summary in stopped} & set(unknown)
             found |= {name for name, container in self.containers.items() if container.id in ids}
         return [service for service in services if service.name in found]
 

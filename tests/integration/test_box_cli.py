@@ -92,12 +92,12 @@ def marker_of(made: Box) -> str:
 def leftovers(made_marker: str, runtime: str) -> list[str]:
     """What still carries the environment's marker: processes, or containers and networks."""
     if runtime == "containers":
-        from pytest_boxkoji.runtimes.containers import LABEL, probe
+        from pytest_boxkoji.runtimes.containers import LABEL, listed, probe
 
         client, _ = probe()
-        label = {"label": f"{LABEL}={made_marker}"}
-        return [c.name for c in client.containers.list(all=True, filters=label)] + [
-            n.name for n in client.networks.list(filters=label)
+        label = f"{LABEL}={made_marker}"
+        return [c.name for c in listed(client, label)] + [
+            n.name for n in client.networks.list(filters={"label": label})
         ]
     from pytest_boxkoji.runtimes.processes import session_pids
 

@@ -45,7 +45,7 @@ def test_a_containers_session_leaves_nothing_behind(pytester, shared_tmp, child_
     info = json.loads(record.read_text())
     assert any(name.endswith("-kdc") for name in info["resources"])  # it ran in a container
     label = f"{containers.LABEL}={info['marker']}"
-    assert engine.containers.list(all=True, filters={"label": label}) == []
+    assert containers.listed(engine, label) == []
     assert engine.networks.list(filters={"label": label}) == []
     assert engine.volumes.list(filters={"label": label}) == []
 
@@ -75,7 +75,7 @@ def test_the_sweep_removes_what_a_crashed_session_left(cache_dir, monkeypatch):
         stand_in.kill()
         stand_in.wait()
     assert leftover.name in removed and network.name in removed
-    assert engine.containers.list(all=True, filters={"label": f"{containers.LABEL}=crashed-session"}) == []
+    assert containers.listed(engine, f"{containers.LABEL}=crashed-session") == []
 
 
 def no_build(images, monkeypatch):

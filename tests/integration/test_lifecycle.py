@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from nested import nested_pytest
+from nested import default_signals, nested_pytest
 
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.runtimes.processes import ProcessesRuntime
@@ -18,13 +18,15 @@ from pytest_boxkoji.services import Check, Service
 pytestmark = pytest.mark.integration
 
 RECORD_PIDS = """
-import json, os, time
+import json, os, signal, time
 def test_record(boxkoji_environment, kdc, postgres{extra}):
     with postgres.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT name FROM users")
         assert cur.fetchall() == [("kojiadmin",)]
     info = {{"pids": boxkoji_environment.runtime.pids(), "dir": str(boxkoji_environment.directory),
-             "ports": [kdc.port, postgres.port]}}
+             "ports": [kdc.port, postgres.port],
+             "sigint": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+             "sigterm": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL}}
     with open(os.environ["RECORD"], "w") as f:
         json.dump(info, f)
     time.sleep(float(os.environ.get("LINGER", "0")))
@@ -112,6 +114,7 @@ def test_ctrl_c_and_sigterm_stop_everything(pytester, fake_koji, shared_tmp, chi
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=default_signals,  # whatever started this run (`pytest &` ignores SIGINT)
     )
     deadline = time.monotonic() + 120
     while not record.exists() or not record.read_text():
@@ -121,6 +124,8 @@ def test_ctrl_c_and_sigterm_stop_everything(pytester, fake_koji, shared_tmp, chi
     time.sleep(0.2)
     info = json.loads(record.read_text())
     assert alive(info["pids"])
+    # The child would act on the signal as in a terminal (else this test proves nothing).
+    assert info["sigint"] and info["sigterm"], info
     child.send_signal(stop_signal)
     out, _ = child.communicate(timeout=60)
     assert "KeyboardInterrupt" in out

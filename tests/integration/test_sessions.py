@@ -68,7 +68,7 @@ def check_kept_containers(out, shared_tmp):
     finally:
         done = subprocess.run(stop, shell=True, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    left = {c.name for c in client.containers.list(all=True)} & set(names)
+    left = {summary["Names"][0].lstrip("/") for summary in client.api.containers(all=True)} & set(names)
     assert left == set()
     assert not Path(re.search(r"environment kept in (\S+)", out).group(1)).exists()
 

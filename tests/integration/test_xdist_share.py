@@ -65,14 +65,11 @@ def containers_of(directories):
     """Containers and networks labelled with one of `directories` (the containers runtime's)."""
     import docker
 
-    from pytest_boxkoji.runtimes.containers import DIR_LABEL
+    from pytest_boxkoji.runtimes.containers import DIR_LABEL, listed
 
     client = docker.from_env()
-    found = [
-        c.name
-        for c in client.containers.list(all=True, filters={"label": DIR_LABEL})
-        if c.labels.get(DIR_LABEL) in directories
-    ]
+    # listed(): the other worker's session removes its containers while this one looks.
+    found = [c.name for c in listed(client, DIR_LABEL) if c.labels.get(DIR_LABEL) in directories]
     found += [
         n.name
         for n in client.networks.list(filters={"label": DIR_LABEL})
