@@ -26,7 +26,7 @@ def test_record(boxkoji_environment, kdc, postgres{extra}):
     info = {{"pids": boxkoji_environment.runtime.pids(), "dir": str(boxkoji_environment.directory),
              "ports": [kdc.port, postgres.port],
              "sigint": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
-             "sigterm": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL}}
+             "sigterm": signal.getsignal(signal.SIGTERM) != signal.SIG_IGN}}
     with open(os.environ["RECORD"], "w") as f:
         json.dump(info, f)
     time.sleep(float(os.environ.get("LINGER", "0")))
