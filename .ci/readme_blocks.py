@@ -26,6 +26,10 @@ doctor = next((i for i, line in enumerate(commands) if line.startswith("boxkoji 
 if doctor is None or not any("what the services run" in line for line in commands[:doctor]):
     sys.exit("README.md: expected `boxkoji doctor`, after one line marked 'what the services run'")
 bare = [line for line in commands[:doctor] if "what the services run" not in line]
+# The site shows the same example from a file (docs/examples/): the two must not drift.
+example = Path(sys.argv[1]).parent / "docs" / "examples" / name.group(1)
+if example.exists() and example.read_text() != python.group(1):
+    sys.exit(f"README.md: the Quick start's python block differs from {example}")
 out.mkdir(parents=True, exist_ok=True)
 (out / "quickstart.sh").write_text("\n".join(commands) + "\n")
 (out / "bare.sh").write_text("\n".join(bare) + "\n")

@@ -8,12 +8,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import koji
 
 from pytest_boxkoji import clients
 from pytest_boxkoji.clients import Auth, Via
+from pytest_boxkoji.partnames import HUB, ORCH, POSTGRES, PROXY
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.graph import Graph
 
 ADMIN = "kojiadmin"  # bootstrapped in the database template (services/postgres.py)
 ORDINARY_USER = "kojiuser"
@@ -81,8 +85,8 @@ Login = Kerberos | Certificate | Password
 class Accounts:
     """Creates users on first use, hands out their credentials, and logs them in."""
 
-    def __init__(self, parts: Callable[[str], Any], shell_env: Callable[[], dict[str, str]]) -> None:
-        self._part = parts  # Graph.get: the hub, orch and PostgreSQL, started when first needed
+    def __init__(self, graph: Graph, shell_env: Callable[[], dict[str, str]]) -> None:
+        self._graph = graph  # the hub, orch and PostgreSQL, started when first needed
         self._shell_env = shell_env
         self._lock = threading.RLock()
         self._admin: koji.ClientSession | None = None
@@ -90,7 +94,7 @@ class Accounts:
     def login(self, name: str, auth: Auth = "gssapi") -> Login:
         """Create `name` in the hub (first use) and the credential for `auth`."""
         clients.check_auth(auth)
-        orch, hub = self._part("orch"), self._part("hub")
+        orch, hub = self._graph.get(ORCH), self._graph.get(HUB)
         with self._lock:
             if name != ADMIN:
                 admin = self.admin_session()
@@ -131,7 +135,7 @@ class Accounts:
 
     def _set_password(self, name: str, password: str) -> None:
         # Koji has no API to set a password: its own docs set the column directly.
-        conn = self._part("postgres").connect()
+        conn = self._graph.get(POSTGRES).connect()
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("UPDATE users SET password = %s WHERE name = %s", (password, name))
@@ -145,8 +149,8 @@ class Accounts:
         through the proxy."""
         clients.check_auth(auth, via)
         login = self.login(user, auth)
-        hub = self._part("hub")
-        url = self._part("proxy").hub_url if via == "proxy" else hub.settings.url
+        hub = self._graph.get(HUB)
+        url = self._graph.get(PROXY).hub_url if via == "proxy" else hub.settings.url
         session = koji.ClientSession(url, clients.session_opts(hub.settings.ca))
         login.log_in(session)
         return session
@@ -165,9 +169,11 @@ class Accounts:
         env = {**self._shell_env(), **login.env()}
         profile = clients.PROFILE
         if via == "proxy":
-            self._part("proxy")  # it adds its profile to the file when it starts
+            self._graph.get(PROXY)  # it adds its profile to the file when it starts
             profile = clients.PROXY_PROFILE
-        return clients.run_cli(args, self._part("hub").koji_config, env, login.cli_args(), timeout, profile)
+        return clients.run_cli(
+            args, self._graph.get(HUB).koji_config, env, login.cli_args(), timeout, profile
+        )
 
     def admin_session(self) -> koji.ClientSession:
         """The environment's own admin session (creating users, applying scenarios)."""

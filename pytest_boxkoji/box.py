@@ -15,10 +15,12 @@ import json
 import os
 import re
 import time
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from filelock import FileLock
 
@@ -29,8 +31,9 @@ if TYPE_CHECKING:
     from pytest_boxkoji.environment import Environment
     from pytest_boxkoji.kojisrc import KojiSource
 
+T = TypeVar("T")
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-FORMAT = 2  # 2: each hub's service env
+FORMAT = 3  # 2: each hub's service env; 3: each part records itself (graph.Part.record), the broker too
 
 
 class NoBox(BoxKojiError):
@@ -174,10 +177,52 @@ def differences(recorded: dict[str, str], wanted: dict[str, str]) -> list[str]:
     ]
 
 
+def plain(value: Any, leave: tuple[str, ...] = ()) -> Any:
+    """A dataclass (or what it holds) as JSON values: paths as text, nested dataclasses as
+    objects, tuples as lists; fields named in `leave` left out (a runtime's tools)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name not in leave
+        }
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+def rebuilt(cls: type[T], data: dict[str, Any], **given: Any) -> T:
+    """`plain` undone: the dataclass back from its JSON, each field's type saying what its value
+    was; `given` fills the fields `plain` left out."""
+    hints = typing.get_type_hints(cls)
+    values = {name: _typed(hints[name], value) for name, value in data.items()}
+    return cls(**values, **given)
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        kinds = [kind for kind in args if kind is not type(None)]
+        return _typed(kinds[0], value) if len(kinds) == 1 else value
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(args[0], item) for item in value)
+        return tuple(_typed(kind, item) for kind, item in zip(args, value, strict=True))
+    if origin is list:
+        return [_typed(args[0], item) for item in value]
+    if hint is Path:
+        return Path(value)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return rebuilt(hint, value)  # type: ignore[arg-type]
+    return value
+
+
 def describe(env: Environment, name: str, owner: int | None) -> BoxRecord:
     """The record of a running environment (before its runtime detaches: it names the refs)."""
-    from pytest_boxkoji import attach  # the parts' serialisation lives with their reconstruction
-
     source = env.source()
     return BoxRecord(
         name=check_name(name),
@@ -185,10 +230,10 @@ def describe(env: Environment, name: str, owner: int | None) -> BoxRecord:
         marker=env.workspace.marker,
         directories=[str(d) for d in env.workspace.directories],
         identity=identity_of(env.config, env.runtime.name, source),
-        parts=attach.parts_of(env),
+        parts=env.graph.record(env.services_by_name()),
         refs=env.runtime.refs(),
-        builders=attach.builders_of(env),
-        credentials=attach.credentials_of(env),
+        builders=env.recorded_builders(),
+        credentials=env.recorded_credentials(),
         mounts=[str(m) for m in env.runtime.mounts],
         urls=env.urls,
         env=dict(env.realm.env) if env.realm else {},

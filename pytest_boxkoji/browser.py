@@ -4,6 +4,7 @@ browser's credential cache, certificates through Playwright's client certificate
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
     from pytest_boxkoji.environment import Environment
 
+NETWORK_CHANGED = "ERR_NETWORK_CHANGED"  # the host's addresses changed: not kojiweb's answer
+ERROR_PAGE = "chrome-error://"  # where Chromium shows a request that failed
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL = (
     "pip install 'pytest-boxkoji[browser]' (Playwright) and a Chromium: "
@@ -147,10 +150,13 @@ class KojiBrowser:
         return self.page
 
     def _goto(self, path: str, attempts: int = 3) -> Any:
-        """Chromium aborts a navigation when the host's network changes (ERR_NETWORK_CHANGED: a
-        container network made by another session, an xdist worker's): that is no answer from
-        kojiweb, so go again. The error is in the failed request, not always in the exception:
-        once the page has committed, Playwright only says the navigation went to an error page."""
+        """Chromium aborts its requests when the host's addresses change (ERR_NETWORK_CHANGED: a
+        container network made or removed by another session, an xdist worker's): that is no
+        answer from kojiweb, so go again. Where the failure shows depends on the moment: in the
+        exception; in the failed request (a redirect's target); or only in the page, when Chromium
+        has already shown its error page ("interrupted by another navigation to
+        chrome-error://..."), whose request's failure may arrive after the exception. Each is
+        looked at before deciding; anything else fails the test, naming what failed."""
         from playwright.sync_api import Error
 
         failures: list[str] = []  # this attempt's navigation requests that failed, and why
@@ -166,14 +172,31 @@ class KojiBrowser:
                 try:
                     return self.page.goto(path)
                 except Error as exc:
-                    why = " ".join([str(exc), *failures])
-                    if "ERR_NETWORK_CHANGED" not in why or attempt == attempts - 1:
-                        if failures:
-                            raise Error(f"{exc.message} (failed: {'; '.join(failures)})") from exc
+                    why = self._why_navigation_failed(exc, failures)
+                    if NETWORK_CHANGED in why and attempt < attempts - 1:
+                        continue
+                    if not why:
                         raise
+                    raise Error(f"{exc.message} ({why})") from exc
         finally:
             self.page.remove_listener("requestfailed", failed)
         return None
+
+    def _why_navigation_failed(self, exc: Exception, failures: list[str]) -> str:
+        """What the browser says failed: the failed requests, and Chromium's own error page."""
+        from playwright.sync_api import Error
+
+        if ERROR_PAGE in str(exc):
+            with contextlib.suppress(Error):  # the error page's load: the events before it arrive
+                self.page.wait_for_load_state("load", timeout=10_000)
+        found = [f"failed: {failure}" for failure in failures]
+        with contextlib.suppress(Error):
+            if self.page.url.startswith(ERROR_PAGE):
+                codes = re.findall(r"\bERR_[A-Z_]+", self.page.evaluate("document.documentElement.innerText"))
+                found += [f"Chromium's error page: {code}" for code in dict.fromkeys(codes)]
+        if NETWORK_CHANGED in str(exc) and not found:
+            found.append(f"failed: net::{NETWORK_CHANGED}")
+        return "; ".join(found)
 
     def login(self, user: str, auth: str = "gssapi") -> Page:
         """Log `user` in through kojiweb's own login page, the way a person's browser would."""

@@ -24,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import koji
 import psutil
 
 from pytest_boxkoji import attach, box, clients
@@ -34,13 +33,10 @@ from pytest_boxkoji.box import NoBox
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError
-from pytest_boxkoji.scenario import apply as applier
+from pytest_boxkoji.partnames import PROXY
 from pytest_boxkoji.scenario import dump as dumper
 from pytest_boxkoji.scenario.loader import Scenario, load
 from pytest_boxkoji.scenario.snapshots import SAFE, Snapshots
-from pytest_boxkoji.scenario.state import hub_config_of, parse_policy, plugin_config_of, policy_text, refused
-from pytest_boxkoji.services import hub_plugins
-from pytest_boxkoji.services.hub import Hub
 
 SAVED = "saved_"  # `snapshot save NAME` keeps database boxkoji_snap_saved_NAME (pytest's are apart)
 
@@ -90,8 +86,8 @@ def up(
             env.start()
             if config.workers:
                 env.workers.start(config.workers)
-            if web:  # kojiweb and the proxy in front of it all (attach_web.py adopts them)
-                env.graph.get("proxy")
+            if web:  # kojiweb and the proxy in front of it all
+                env.graph.get(PROXY)
             if scenario is not None:
                 apply_scenario(env, scenario)
             text = report(name, env)  # before the record: it hands out the admin's keytab
@@ -393,34 +389,12 @@ def env_lines(config: BoxKojiConfig, name: str, user: str) -> int:
 
 
 def apply_scenario(env: Environment, scenario: Scenario) -> None:
-    """Apply onto the running hub; refused half-way, the hub is put back as it was."""
-    hub: Hub = env.graph.get("hub")
-    koji_src = env.source().path
-    settings, policies = hub_config_of(scenario, koji_src)
-    config = plugin_config_of(scenario, koji_src)  # its mistakes before anything changes
-    before = hub.settings
-    before_files = hub_plugins.parse_files(before.plugin_files)
-    merged_settings = {**dict(before.extra_settings), **settings}
-    merged_policies = {**parse_policy(before.policy), **policies}
-    merged_files = hub_plugins.merge_files(before_files, config)
-    snapshots = Snapshots(env.start_postgres(), env.topdir, env.directory / "snapshots")
+    """Apply onto the running hub, as the marker does (scenario/state.py); refused half-way, the
+    hub is put back as it was. No snapshot is left behind."""
     try:
-        snapshots.take("apply_backup")
-        if "Plugins" in settings:
-            for directory in settings["PluginPath"].split(":"):
-                env.runtime.mount(Path(directory))
-        hub.reconfigure(merged_settings, policy_text(merged_policies), merged_files)
-        env.forget_sessions()
-        try:
-            applier.apply(scenario, env.admin_session(), env.config.cache_dir)
-        except koji.GenericError as exc:
-            snapshots.restore("apply_backup")
-            hub.reconfigure(dict(before.extra_settings), before.policy, before_files)
-            env.forget_sessions()
-            raise refused(scenario, exc) from None
-        snapshots.drop("apply_backup")
+        env.scenarios.add(scenario)
     finally:
-        snapshots.close()
+        env.hub_state.discard()
 
 
 def scenario_apply(config: BoxKojiConfig, name: str, files: Sequence[str], dirs: Sequence[Path]) -> int:

@@ -10,7 +10,7 @@ import logging
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 import koji
 
@@ -22,10 +22,11 @@ from pytest_boxkoji.coverage.data import KojiCoverage, save_coverage
 from pytest_boxkoji.graph import Graph
 from pytest_boxkoji.kojisrc import KojiSource
 from pytest_boxkoji.orch import Orch
+from pytest_boxkoji.partnames import COVERAGE, HUB, KDC, ORCH, POSTGRES, PYTHON, SOURCE
 from pytest_boxkoji.runtimes import Runtime, choose_runtime
 from pytest_boxkoji.scenario.hubstate import HubState
 from pytest_boxkoji.scenario.state import ScenarioStates
-from pytest_boxkoji.services.hub import Hub
+from pytest_boxkoji.services import Service
 from pytest_boxkoji.services.hub_config import HubConfig
 from pytest_boxkoji.services.kdc import Realm
 from pytest_boxkoji.services.postgres import Cluster
@@ -47,7 +48,7 @@ class Environment:
         self.workspace = workspace or Workspace(config.service_user)
         self.runtime = runtime or choose_runtime(config, self.workspace.marker, self.workspace.directory)
         self.graph = Graph(parts.PARTS, config, self.runtime, self.workspace)
-        self.accounts = Accounts(self.graph.get, lambda: dict(self.start_kdc().env))
+        self.accounts = Accounts(self.graph, lambda: dict(self.start_kdc().env))
         self._state: HubState | None = None
         self._scenarios: ScenarioStates | None = None
         self._workers: Workers | None = None
@@ -55,22 +56,22 @@ class Environment:
 
     def source(self) -> KojiSource:
         """Koji's server code (KojiSourceUnavailable when the default release cannot be had)."""
-        return cast(KojiSource, self.graph.get("source"))
+        return self.graph.get(SOURCE)
 
     def start_kdc(self) -> Realm:
-        return cast(Realm, self.graph.get("kdc"))
+        return self.graph.get(KDC)
 
     def start_orch(self) -> Orch:
-        return cast(Orch, self.graph.get("orch"))
+        return self.graph.get(ORCH)
 
     def start_postgres(self) -> Cluster:
-        return cast(Cluster, self.graph.get("postgres"))
+        return self.graph.get(POSTGRES)
 
     def services_python(self) -> ServicesPython:
-        return cast(ServicesPython, self.graph.get("python"))
+        return self.graph.get(PYTHON)
 
     def start_hub(self) -> HubConfig:
-        return cast(Hub, self.graph.get("hub")).settings
+        return self.graph.get(HUB).settings
 
     def start(self) -> Environment:
         """Everything a test of the hub needs: KDC, PostgreSQL, orch and the hub."""
@@ -83,27 +84,27 @@ class Environment:
 
     @property
     def realm(self) -> Realm | None:
-        return cast(Realm | None, self.graph.handles.get("kdc"))
+        return self.graph.running(KDC)
 
     @property
     def postgres(self) -> Cluster | None:
-        return cast(Cluster | None, self.graph.handles.get("postgres"))
+        return self.graph.running(POSTGRES)
 
     @property
     def hub(self) -> HubConfig | None:
         """The running hub's configuration, None before it started."""
-        hub = cast(Hub | None, self.graph.handles.get("hub"))
+        hub = self.graph.running(HUB)
         return hub.settings if hub else None
 
     @property
     def coverage(self) -> KojiCoverage | None:
         """--cov-hub / --cov-web data, once a measured service started."""
-        return cast(KojiCoverage | None, self.graph.handles.get("coverage"))
+        return self.graph.running(COVERAGE)
 
     @property
     def koji_config(self) -> Path:
         """The koji client configuration file (profile `boxkoji`)."""
-        return cast(Hub, self.graph.get("hub")).koji_config
+        return self.graph.get(HUB).koji_config
 
     hub_url = property(lambda self: self.start_hub().url)
     realm_name = property(lambda self: self.start_kdc().realm)
@@ -116,23 +117,25 @@ class Environment:
 
     @property
     def urls(self) -> dict[str, str]:
+        """Every running part's URLs (each part's `urls` facet), in the parts' order."""
         urls: dict[str, str] = {}
-        if self.realm:
-            urls["kdc"] = f"tcp://127.0.0.1:{self.realm.port}"
-        if self.postgres:
-            urls["postgres"] = f"postgresql://koji@127.0.0.1:{self.postgres.port}/{self.postgres.database}"
-        if self.hub:
-            urls["hub"], urls["files"] = self.hub.url, self.hub.files_url
-        web = self.graph.handles.get("web")
-        if web:
-            urls["web"] = web.url
-        proxy = self.graph.handles.get("proxy")
-        if proxy:
-            urls.update(proxy.urls())
-        broker = self.graph.handles.get("broker")
-        if broker:
-            urls["broker"] = broker.url
+        for part, handle in self.graph.started():
+            if part.urls and handle is not None:
+                urls.update(part.urls(handle))
         return urls
+
+    def services_by_name(self) -> dict[str, Service]:
+        """Every service that runs for the graph's parts (not the builders), by name."""
+        return {service.name: service for service in self.graph.services}
+
+    def recorded_builders(self) -> list[dict[str, Any]]:
+        """The kojid builders that run, for the record (their services' refs are its refs)."""
+        return self._workers.recorded() if self._workers is not None else []
+
+    def recorded_credentials(self) -> list[dict[str, Any]]:
+        """What the orch has handed out, for the record."""
+        orch = self.graph.running(ORCH)
+        return [box.plain(credential) for credential in orch.inventory()] if orch else []
 
     def ensure_user(self, name: str, auth: Auth = "gssapi") -> dict[str, str]:  # how `name` logs in
         return self.accounts.login(name, auth).describe()

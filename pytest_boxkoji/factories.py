@@ -21,7 +21,9 @@ from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError, KojiSourceUnavailable
+from pytest_boxkoji.graph import Key
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
+from pytest_boxkoji.partnames import PROXY, WEB
 from pytest_boxkoji.scenario.loader import ScenarioError
 
 SessionFactory = Callable[..., koji.ClientSession]
@@ -86,14 +88,14 @@ def _skip_without_source(env: Environment) -> Iterator[None]:
         without_koji(env.config, exc)
 
 
-def service(name: str, view: Callable[[Any], Any] | None = None) -> Any:
-    """A session fixture that starts one part of the graph (and what it needs) and returns its
-    handle, or what `view` makes of it."""
+def service(name: str, key: Key[Any], view: Callable[[Any], Any] | None = None) -> Any:
+    """A session fixture `name` that starts one part of the graph (and what it needs) and
+    returns its handle, or what `view` makes of it."""
 
     @pytest.fixture(scope="session")
     def _service(boxkoji_environment: Environment) -> Any:
         with _skip_without_source(boxkoji_environment):
-            handle = boxkoji_environment.graph.get(name)
+            handle = boxkoji_environment.graph.get(key)
         return view(handle) if view else handle
 
     _service.__name__ = name
@@ -344,7 +346,7 @@ def browser(via: Via = "hub") -> Any:
 
         if via not in _boxkoji_browsers:
             with _skip_without_source(boxkoji):
-                web = boxkoji.graph.get("proxy").web_url if via == "proxy" else boxkoji.graph.get("web").url
+                web = boxkoji.graph.get(PROXY).web_url if via == "proxy" else boxkoji.graph.get(WEB).url
             _boxkoji_browsers[via] = KojiBrowser.launch(boxkoji, web)
         launched = _boxkoji_browsers[via]
         launched.new_context()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_boxkoji import factories, reporting, shared
+from pytest_boxkoji import factories, partnames, reporting, shared
 from pytest_boxkoji.config import add_options, read_config
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
@@ -113,13 +113,16 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 boxkoji_environment = factories.environment()
-kdc = factories.service("kdc")
-orch = factories.service("orch")
-postgres = factories.service("postgres")
-hub = factories.service("hub", lambda hub: hub.settings)  # the hub's configuration: url, ca, topdir...
-web = factories.service("web")  # kojiweb's configuration: url, ca, ...
-proxy = factories.service("proxy")  # nginx in front of them all: url, hub_url, web_url, health_url...
-koji_broker = factories.service("messages")  # the AMQP 1.0 broker protonmsg sends to: url, subscribe()
+kdc = factories.service("kdc", partnames.KDC)
+orch = factories.service("orch", partnames.ORCH)
+postgres = factories.service("postgres", partnames.POSTGRES)
+# The hub's configuration: url, ca, topdir...
+hub = factories.service("hub", partnames.HUB, lambda hub: hub.settings)
+web = factories.service("web", partnames.WEB)  # kojiweb's configuration: url, ca, ...
+# nginx in front of them all: url, hub_url, web_url, health_url...
+proxy = factories.service("proxy", partnames.PROXY)
+# The AMQP 1.0 broker protonmsg sends to (and protonmsg on in the hub): url, subscribe()
+koji_broker = factories.service("koji_broker", partnames.MESSAGES)
 _boxkoji_browsers = factories.browsers()
 koji_browser = factories.browser()
 boxkoji = factories.boxkoji()

@@ -16,6 +16,7 @@ import pytest
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.hubcalls import stats
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY
+from pytest_boxkoji.partnames import HUB
 from pytest_boxkoji.servicelogs import Marks
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ def _uses_boxkoji(item: pytest.Item) -> bool:
 
 
 def calls_log(env: Environment | None) -> Path | None:
-    hub = env.graph.handles.get("hub") if env is not None else None
-    return getattr(hub, "calls_log", None)
+    hub = env.graph.running(HUB) if env is not None else None
+    return hub.calls_log if hub is not None else None
 
 
 def hub_calls(item: pytest.Item, env: Environment) -> stats.HubCalls:

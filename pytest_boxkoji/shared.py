@@ -42,15 +42,18 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from filelock import FileLock
 
-from pytest_boxkoji import attach, box
+from pytest_boxkoji import attach, box, parts
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.keys import CONFIG_KEY
-from pytest_boxkoji.orch import Credential, Orch
+from pytest_boxkoji.orch import Orch
+from pytest_boxkoji.partnames import KDC, ORCH, POSTGRES
+from pytest_boxkoji.parts import ORCH_PART
+from pytest_boxkoji.services import kdc, postgres
 from pytest_boxkoji.services.kdc import Realm
 from pytest_boxkoji.services.postgres import DB_NAME, Cluster
 from pytest_boxkoji.workspace import OWNER_FILE
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SHARE_KEY = "boxkoji_shared"  # in each worker's workerinput: the run's directory, the controller
 RECORD = "record.json"
-SHARED_PARTS = ("kdc", "orch", "postgres")
+SHARED_PARTS = (KDC, ORCH, POSTGRES)
 WORKER_ID = re.compile(r"^[a-z0-9_]+$")
 
 
@@ -154,11 +157,13 @@ class Shared:
         self._attached: attach.AttachedEnvironment | None = None
         self._lock = threading.Lock()  # the worker's parts start in parallel threads
 
-    def parts(self) -> list[Part]:
+    def parts(self) -> list[Part[Any]]:
+        """The run's kdc, orch and postgres parts in place of the worker's own: the same facets
+        (a kept worker's record), another start."""
         return [
-            Part("kdc", (), self.kdc),
-            Part("orch", ("kdc",), self.orch),
-            Part("postgres", ("source",), self.postgres),
+            dataclasses.replace(kdc.PART, start=self.kdc),
+            dataclasses.replace(ORCH_PART, start=self.orch),
+            dataclasses.replace(postgres.PART, start=self.postgres),
         ]
 
     def attached(self) -> attach.AttachedEnvironment:
@@ -179,8 +184,8 @@ class Shared:
         # keep: its services must outlive this worker (containers: no pid label for the sweeps).
         env = Environment(replace(self.config, keep=True))
         try:
-            for name in SHARED_PARTS:
-                env.graph.get(name)
+            for key in SHARED_PARTS:
+                env.graph.get(key)  # type: ignore[misc]  # three handle types
             record = box.describe(env, "xdist-shared", None)
         except BaseException:
             env.stop(keep=False)
@@ -207,22 +212,22 @@ class Shared:
                 out.write("".join(f"{name}\n" for name in names))
 
     def kdc(self, context: Context) -> Realm:
-        realm = cast(Realm, self.attached().graph.handles["kdc"])
+        realm = self.attached().graph.get(KDC)
         self._share(context, "kdc")
         # The worker's own default credential cache: not one file for every process of the run.
         ccache = f"FILE:{context.workspace.directory}/krb5cc_default"
-        context.workspace.set_environ(realm.env | {"KRB5CCNAME": ccache})
+        context.workspace.set_environ(realm.env | {"KRB5CCNAME": ccache})  # not realm.client_env
         return realm
 
     def orch(self, context: Context) -> Orch:
-        orch = cast(Orch, self.attached().graph.handles["orch"])
+        orch = self.attached().graph.get(ORCH)
         tickets = context.workspace.directory / "tickets"
         tickets.mkdir(exist_ok=True)
-        return SharedOrch(orch.directory, context.parts["kdc"], orch.ca, tickets=tickets)
+        return SharedOrch(orch.directory, context.get(KDC), orch.ca, tickets=tickets)
 
     def postgres(self, context: Context) -> Cluster:
         """The shared cluster, with this worker's own copy of the `koji` database."""
-        shared = cast(Cluster, self.attached().graph.handles["postgres"])
+        shared = self.attached().graph.get(POSTGRES)
         self._share(context, "postgres")
         database = f"{DB_NAME}_{self.worker}"
         cluster = Cluster(shared.directory, shared.endpoint, shared.tools, shared.name, database)
@@ -256,7 +261,7 @@ class SharedOrch(Orch):
         credential released is taken back for every worker (it is the run's, as the KDC is)."""
         with self._lock, FileLock(str(self.directory / "inventory.lock")):
             if self._inventory.exists():
-                held = [attach.credential(c) for c in json.loads(self._inventory.read_text())]
+                held = [parts.credential(c) for c in json.loads(self._inventory.read_text())]
                 # The objects this process already has stay the same objects (checkout's promise).
                 mine = self._held
                 self._held = {
@@ -267,13 +272,8 @@ class SharedOrch(Orch):
                 yield
             finally:
                 temporary = self._inventory.with_suffix(f".{os.getpid()}.tmp")
-                temporary.write_text(json.dumps([_plain(c) for c in self._held.values()]))
+                temporary.write_text(json.dumps([box.plain(c) for c in self._held.values()]))
                 temporary.replace(self._inventory)
 
     def ccache(self, name: str) -> str:
         return f"FILE:{self.tickets or self.directory}/krb5cc_{name}"
-
-
-def _plain(cred: Credential) -> dict[str, Any]:
-    data = dataclasses.asdict(cred)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}

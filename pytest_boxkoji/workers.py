@@ -13,13 +13,14 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import koji
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
+from pytest_boxkoji.partnames import COVERAGE, HUB, KDC, ORCH, POSTGRES, PYTHON, SOURCE
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services import builders as builder_services
 from pytest_boxkoji.servicespy import interpreter_says
@@ -192,7 +193,7 @@ class Workers:
         return session if session is not None else self.accounts.admin_session()
 
     def _register(self, builder: Builder) -> None:
-        orch = self.graph.get("orch")
+        orch = self.graph.get(ORCH)
         principal = orch.realm.principal(f"compile/{builder.name}")
         s = self._session()
         info = s.getHost(builder.name)
@@ -211,13 +212,13 @@ class Workers:
                 m.editHost(builder.name, capacity=builder.capacity)
 
     def _daemon_settings(self, name: str, principal_name: str) -> builder_services.DaemonSettings:
-        hub = self.graph.get("hub").settings
-        orch = self.graph.get("orch")
+        hub = self.graph.get(HUB).settings
+        orch = self.graph.get(ORCH)
         cred = orch.checkout(principal_name, "keytab", holder=name, owner=self.graph.workspace.owner)
         assert cred.path is not None
-        python = self.graph.get("python")
+        python = self.graph.get(PYTHON)
         directory = self.graph.workspace.directory / "builders" / name
-        coverage = self.graph.get("coverage")
+        coverage = self.graph.get(COVERAGE)
         service = "kojira" if name == KOJIRA else "kojid"
         run_under: list[str] = []
         if coverage is not None and coverage.measures(service):  # --cov-workers
@@ -233,7 +234,7 @@ class Workers:
             principal=cred.principal,
             keytab=cred.path,
             koji_src=hub.koji_src,
-            koji_version=self.graph.get("source").version,
+            koji_version=self.graph.get(SOURCE).version,
             python=python.python,
             run_under=tuple(run_under),
         )
@@ -247,12 +248,20 @@ class Workers:
         settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
         service = builder_services.kojid(
             settings,
-            self.graph.get("kdc").services_env,
+            self.graph.get(KDC).services_env,
             Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
             has_mock=not self.runtime.own_filesystem and shutil.which("mock") is not None,
         )
         self.graph.workspace.chown(settings.directory)  # with the work and mock directories kojid() made
         return service
+
+    def recorded(self) -> list[dict[str, Any]]:
+        """The builders that run, for the record (box.py); their services' refs are its refs."""
+        return [
+            {"name": b.name, "arches": list(b.arches), "channels": list(b.channels), "capacity": b.capacity}
+            for b in self.builders.values()
+            if b.service is not None and self.runtime.alive(b.service)
+        ]
 
     def adopt(self, builders: Sequence[Builder], refs: dict[str, str]) -> None:
         """Take over the builders and kojira another process started (attach.py): their
@@ -279,7 +288,7 @@ class Workers:
 
     def _check_python(self) -> None:
         """kojid imports Debian's dnf and librepo bindings through the services' virtualenv."""
-        python = self.graph.get("python").python
+        python = self.graph.get(PYTHON).python
         done = interpreter_says(python, "import dnf, librepo, rpm, multilib")
         if done.returncode != 0:
             raise BoxKojiError(
@@ -296,7 +305,7 @@ class Workers:
             return
         s = self._session()
         if s.getUser(KOJIRA) is None:
-            principal = self.graph.get("orch").realm.principal(KOJIRA)
+            principal = self.graph.get(ORCH).realm.principal(KOJIRA)
             s.createUser(KOJIRA, krb_principal=principal)
         if "repo" not in s.getUserPerms(KOJIRA):
             s.grantPermission(KOJIRA, "repo")
@@ -307,13 +316,13 @@ class Workers:
     def _kojira_service(self) -> Service:
         settings = self._daemon_settings(KOJIRA, KOJIRA)
         ready = Check("kojira holds a live session on the hub", self._kojira_logged_in)
-        service = builder_services.kojira(settings, self.graph.get("kdc").services_env, ready)
+        service = builder_services.kojira(settings, self.graph.get(KDC).services_env, ready)
         self.graph.workspace.chown(settings.directory)
         return service
 
     def _kojira_logged_in(self) -> bool:
         """kojira holds a live session on the hub."""
-        conn = self.graph.get("postgres").connect()
+        conn = self.graph.get(POSTGRES).connect()
         try:
             with conn.cursor() as cur:
                 cur.execute(

@@ -46,7 +46,16 @@ class HubState:
     def take(self, name: str) -> None:
         self.snapshots.take(name)
 
+    def drop(self, name: str) -> None:
+        self.snapshots.drop(name)
+
     def close(self) -> None:
+        self.snapshots.close()
+
+    def discard(self) -> None:
+        """Drop every snapshot, the hub left as it is now (a `boxkoji` verb that changed it)."""
+        for name in list(self.snapshots.taken):
+            self.snapshots.drop(name)
         self.snapshots.close()
 
     def give_back(self) -> None:

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 import koji
 
 from pytest_boxkoji.clients import Auth
+from pytest_boxkoji.partnames import HUB, MESSAGES, SOURCE
 from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.scenario import plugins
 from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
-from pytest_boxkoji.services import broker
+from pytest_boxkoji.services import broker, hub_plugins
+from pytest_boxkoji.services.hub_config import HubConfig
 from pytest_boxkoji.services.hub_plugins import Sections
 
 if TYPE_CHECKING:
@@ -45,6 +47,9 @@ class Applied:
         return self.scenario.objects[key]
 
 
+ADDING = "adding"  # the snapshot `add` puts back when the hub refuses a scenario
+
+
 class ScenarioStates:
     """Applies each distinct scenario once per session and restores it for every test."""
 
@@ -52,7 +57,7 @@ class ScenarioStates:
         self.graph = graph  # Koji's source, the realm, the runtime (mounts) and the cache
         self.accounts = accounts
         self.state = state
-        self.hub: Hub = graph.get("hub")  # reconfigured by scenarios' hub settings and policies
+        self.hub: Hub = graph.get(HUB)  # reconfigured by scenarios' hub settings and policies
         self.applied: dict[str, Applied] = {}
         state.on_rebase(self.applied.clear)  # their snapshots are gone: applied again when used
 
@@ -81,20 +86,60 @@ class ScenarioStates:
         self.applied[name] = Applied(scenario, ids, self.accounts)
         return self.applied[name]
 
-    def _plugin_config(self, scenario: Scenario) -> dict[str, Sections]:
-        """The scenario's plugin files, checked against the plugins' sources; protonmsg's broker."""
-        config = plugin_config_of(scenario, self.graph.get("source").path)
+    def add(self, scenario: Scenario) -> Applied:
+        """Apply `scenario` on top of the hub's state as it is (`boxkoji scenario apply`): its
+        hub settings, policies and plugin files merged over the running hub's. Refused half-way,
+        the hub is put back as it was: its data, and its configuration."""
+        before = self.hub.settings
+        settings, policy, plugin_config = self._hub_config(scenario, onto=before)
+        self.state.take(ADDING)
+        try:
+            self._reconfigure_to(settings, policy, plugin_config)
+            try:
+                ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir)
+            except koji.GenericError as exc:
+                self.state.restore(ADDING)
+                before_files = hub_plugins.parse_files(before.plugin_files)
+                self._reconfigure_to(dict(before.extra_settings), before.policy, before_files)
+                raise refused(scenario, exc) from None
+        finally:
+            self.state.drop(ADDING)
+        self.accounts.forget_sessions()
+        return Applied(scenario, ids, self.accounts)
+
+    def _hub_config(
+        self, scenario: Scenario, onto: HubConfig | None = None
+    ) -> tuple[dict[str, str], str, dict[str, Sections]]:
+        """The hub settings, policy text and plugin files a scenario asks for (merged over `onto`'s
+        when given), checked against the plugins' sources before anything changes. Starts what
+        the scenario's plugins need (protonmsg: the box's broker) and makes a user's plugin
+        directories visible where the hub runs."""
+        koji_src = self.graph.get(SOURCE).path
+        plugin_config = plugin_config_of(scenario, koji_src)
+        settings, policies = hub_config_of(scenario, koji_src)
         hub = scenario.get("hub", "hub")
         if hub and broker.PLUGIN in hub.plugins:
-            self.graph.get("messages")  # the box's broker, and the plugin's defaults for it
-        return config
+            self.graph.get(MESSAGES)  # the box's broker, and the plugin's defaults for it
+            if onto is not None:
+                onto = self.hub.settings  # the plugin enabled since
+        for directory in settings.get("PluginPath", "").split(":") if "Plugins" in settings else ():
+            self.graph.runtime.mount(Path(directory))
+        if onto is None:
+            return settings, policy_text(policies), plugin_config
+        merged_files = hub_plugins.merge_files(hub_plugins.parse_files(onto.plugin_files), plugin_config)
+        return (
+            {**dict(onto.extra_settings), **settings},
+            policy_text({**parse_policy(onto.policy), **policies}),
+            merged_files,
+        )
 
     def _reconfigure(self, scenario: Scenario) -> None:
-        plugin_config = self._plugin_config(scenario)
-        settings, policies = hub_config_of(scenario, self.graph.get("source").path)
-        for directory in settings.get("PluginPath", "").split(":") if "Plugins" in settings else ():
-            self.graph.runtime.mount(Path(directory))  # a user's plugins, seen where the hub runs
-        if self.hub.reconfigure(settings, policy_text(policies), plugin_config):
+        self._reconfigure_to(*self._hub_config(scenario))
+
+    def _reconfigure_to(
+        self, settings: dict[str, str], policy: str, plugin_config: dict[str, Sections]
+    ) -> None:
+        if self.hub.reconfigure(settings, policy, plugin_config):
             self.accounts.forget_sessions()  # a restarted hub may have dropped them
 
 

@@ -15,6 +15,7 @@ import psutil
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
+from pytest_boxkoji.partnames import ORCH, PYTHON, SOURCE
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def site_fields(
 ) -> dict[str, Any]:
     """The `Site` fields every Apache part fills alike: its directory, a plain port for the proxy
     and the proxy's token, Koji's tree, the services' Python, its certificate and HTTP/ keys."""
-    source, orch, python = (context.parts[p] for p in ("source", "orch", "python"))
+    source, orch, python = context.get(SOURCE), context.get(ORCH), context.get(PYTHON)
     runtime = context.runtime
     return {
         "directory": context.workspace.directory / name,

@@ -8,16 +8,22 @@ module ("Transport scheme NOT recognized: [amqp]"): RabbitMQ is the AMQP 1.0 bro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pytest_boxkoji import hostprogs
+from pytest_boxkoji import box, hostprogs
 from pytest_boxkoji.errors import BoxKojiError
-from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.graph import Context, Part, Restoring
 from pytest_boxkoji.messages import INSTALL, KojiMessages
-from pytest_boxkoji.runtimes.tools import Endpoint
+from pytest_boxkoji.partnames import BROKER, HUB
+from pytest_boxkoji.partnames import MESSAGES as MESSAGES_KEY
+from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
-from pytest_boxkoji.services.hub import Hub
 from pytest_boxkoji.services.hub_plugins import Sections
 from pytest_boxkoji.templates import render
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.runtimes import Runtime
 
 PLUGIN = "protonmsg"  # the hub plugin that sends to the broker
 # RabbitMQ's form for its topic exchange (protonmsg knows it): koji.build.tag and so on.
@@ -40,6 +46,9 @@ class Broker:
     """The running broker: AMQP 1.0 (and 0-9-1) on one port."""
 
     endpoint: Endpoint
+    epmd: Endpoint
+    dist: Endpoint
+    directory: Path
 
     @property
     def url(self) -> str:
@@ -80,19 +89,34 @@ def start(context: Context) -> Broker:
     runtime, workspace = context.runtime, context.workspace
     directory = workspace.directory / "broker"
     directory.mkdir()
-    amqp = runtime.endpoint("broker", 5672)
-    epmd = runtime.endpoint("broker", 4369)  # Erlang's names, one mapper per session
-    dist = runtime.endpoint("broker", 25672)  # Erlang's distribution (rabbitmqctl)
-    tools = runtime.tools("broker", hostprogs.RABBITMQ, hostprogs.EPMD)
+    broker = Broker(
+        runtime.endpoint("broker", 5672),
+        epmd=runtime.endpoint("broker", 4369),  # Erlang's names, one mapper per session
+        dist=runtime.endpoint("broker", 25672),  # Erlang's distribution (rabbitmqctl)
+        directory=directory,
+    )
     config = directory / "rabbitmq.conf"
-    config.write_text(render("rabbitmq.conf", bind=amqp.bind, port=amqp.port))
+    config.write_text(render("rabbitmq.conf", bind=broker.endpoint.bind, port=broker.endpoint.port))
     (directory / "enabled_plugins").write_text("[rabbitmq_amqp1_0].\n")
+    (directory / "rabbitmq-env.conf").write_text("")
+    workspace.chown(directory)
+    context.start_service(service(broker, tools_of(runtime)))
+    return broker
+
+
+def tools_of(runtime: Runtime) -> Tools:
+    return runtime.tools("broker", hostprogs.RABBITMQ, hostprogs.EPMD)
+
+
+def service(broker: Broker, tools: Tools) -> Service:
+    """RabbitMQ on the files `start` wrote in the broker's directory."""
+    directory, dist, epmd = broker.directory, broker.dist, broker.epmd
     env = {
         "HOME": str(directory),  # its Erlang cookie
         "LANG": "C.UTF-8",
         # Everything in the session's directory: none of the host's /etc/rabbitmq or /var/lib.
         "RABBITMQ_CONF_ENV_FILE": str(directory / "rabbitmq-env.conf"),
-        "RABBITMQ_CONFIG_FILE": str(config),
+        "RABBITMQ_CONFIG_FILE": str(directory / "rabbitmq.conf"),
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(directory / "advanced.config"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(directory / "enabled_plugins"),
         "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
@@ -106,43 +130,42 @@ def start(context: Context) -> Broker:
     }
     if epmd.bind != "0.0.0.0":  # epmd adds loopback itself: with "every address" it clashes
         env["ERL_EPMD_ADDRESS"] = epmd.bind
-    (directory / "rabbitmq-env.conf").write_text("")
-    workspace.chown(directory)
-    broker = Broker(amqp)
-    context.start_service(
-        Service(
-            name="broker",
-            command=[
-                "/bin/sh",
-                "-c",
-                LAUNCH,
-                "broker",
-                tools.path(hostprogs.EPMD),
-                tools.path(hostprogs.RABBITMQ),
-            ],
-            ready=Check("an AMQP 1.0 receiver attaches to a topic", lambda: answers(broker.url)),
-            log=directory / "broker.log",
-            env=env,
-            cwd=directory,
-            deadline=90,  # Erlang boots slowly on a busy machine
-            image="broker",
-        )
+    return Service(
+        name="broker",
+        command=[
+            "/bin/sh",
+            "-c",
+            LAUNCH,
+            "broker",
+            tools.path(hostprogs.EPMD),
+            tools.path(hostprogs.RABBITMQ),
+        ],
+        ready=Check("an AMQP 1.0 receiver attaches to a topic", lambda: answers(broker.url)),
+        log=directory / "broker.log",
+        env=env,
+        cwd=directory,
+        deadline=90,  # Erlang boots slowly on a busy machine
+        image="broker",
     )
-    proxy = context.parts.get("proxy")
-    if proxy is not None:  # started before the broker: its /health learns of it now
-        proxy.probe_also(health_entry(broker))
+
+
+def restore(restoring: Restoring, data: dict[str, Any]) -> Broker:
+    broker = box.rebuilt(Broker, data)
+    restoring.adopt(service(broker, tools_of(restoring.runtime)), [broker.endpoint, broker.epmd, broker.dist])
     return broker
 
 
-def health_entry(broker: Broker) -> dict[str, object]:
+def health(broker: Broker) -> list[dict[str, object]]:
     """What the proxy's /health probes of the broker."""
-    return {
-        "name": "broker",
-        "probe": "amqp",
-        "host": broker.endpoint.host,
-        "port": broker.endpoint.port,
-        "check": "an AMQP 1.0 protocol header answered",
-    }
+    return [
+        {
+            "name": "broker",
+            "probe": "amqp",
+            "host": broker.endpoint.host,
+            "port": broker.endpoint.port,
+            "check": "an AMQP 1.0 protocol header answered",
+        }
+    ]
 
 
 def protonmsg_config(broker: Broker) -> dict[str, Sections]:
@@ -184,11 +207,31 @@ class Messages:
 
 def connect(context: Context) -> Messages:
     """protonmsg in every hub state from now on, sending to the session's broker."""
-    hub: Hub = context.parts["hub"]
-    broker: Broker = context.parts["broker"]
-    hub.enable_plugin(PLUGIN, protonmsg_config(broker))
+    broker = context.get(BROKER)
+    context.get(HUB).enable_plugin(PLUGIN, protonmsg_config(broker))
     return Messages(broker)
 
 
-PART = Part("broker", (), start)
-MESSAGES = Part("messages", ("hub", "broker"), connect)
+def reconnect(restoring: Restoring, data: dict[str, Any]) -> Messages:
+    """The recorded hub already runs protonmsg: it stays in every state (no reload)."""
+    broker = restoring.get(BROKER)
+    restoring.get(HUB).box_plugins[PLUGIN] = protonmsg_config(broker)
+    return Messages(broker)
+
+
+PART = Part(
+    BROKER,
+    (),
+    start,
+    record=lambda broker, recording: box.plain(broker),
+    restore=restore,
+    urls=lambda broker: {"broker": broker.url},
+    health=health,
+)
+MESSAGES = Part(
+    MESSAGES_KEY,
+    (HUB, BROKER),
+    connect,
+    record=lambda messages, recording: {},
+    restore=reconnect,
+)

@@ -7,12 +7,14 @@ import dataclasses
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from pytest_boxkoji import clients, progress
+from pytest_boxkoji import box, clients, progress
 from pytest_boxkoji.coverage.data import KojiCoverage
-from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.graph import Context, Part, Recording, Restoring
 from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
 from pytest_boxkoji.orch import Credential
+from pytest_boxkoji.partnames import COVERAGE, HUB, HUB_CREDENTIALS, ORCH, POSTGRES, PYTHON, SOURCE
 from pytest_boxkoji.runtimes import Runtime
 from pytest_boxkoji.services import Service, apache, hub_config, hub_plugins
 from pytest_boxkoji.services.hub_config import HubConfig
@@ -80,6 +82,16 @@ class Hub:
                     self.runtime.restart(service)
         return changed
 
+    def adopt_settings(self) -> None:
+        """What the running hub was configured with becomes what a later reconfigure starts
+        from (a hub restored from a record)."""
+        settings = self.settings
+        self._wanted = (
+            dict(settings.extra_settings),
+            settings.policy,
+            hub_plugins.parse_files(settings.plugin_files),
+        )
+
     def enable_plugin(self, name: str, files: dict[str, hub_plugins.Sections]) -> None:
         """Run plugin `name` in every state from now on, with these defaults for its files,
         which a scenario's plugin-config extends; the hubs reload."""
@@ -89,15 +101,15 @@ class Hub:
 
 def credentials(context: Context) -> tuple[Credential, Credential]:
     """The hub's certificate and HTTP keytab: made while PostgreSQL starts (kadmin takes a while)."""
-    orch, owner, hosts = context.parts["orch"], context.workspace.owner, hub_config.HOSTNAMES
+    orch, owner, hosts = context.get(ORCH), context.workspace.owner, hub_config.HOSTNAMES
     cert = orch.checkout("hub", "server_cert", holder="hub", hosts=hosts, owner=owner)
     keytab = orch.checkout("HTTP", "keytab", holder="hub", hosts=hosts, owner=owner)
     return cert, keytab
 
 
 def start(context: Context) -> Hub:
-    source, orch, cluster = (context.parts[p] for p in ("source", "orch", "postgres"))
-    cert, keytab = context.parts["hub-credentials"]
+    source, orch, cluster = context.get(SOURCE), context.get(ORCH), context.get(POSTGRES)
+    cert, keytab = context.get(HUB_CREDENTIALS)
     runtime, workspace = context.runtime, context.workspace
     endpoint = runtime.endpoint("hub", 8443, context.config.hub_port)
     runtime.mount(source.path)
@@ -113,7 +125,7 @@ def start(context: Context) -> Hub:
         proxy_dns=orch.ca.subject_dn(WEB_IDENTITY),
     )
     env = dict(orch.realm.env)
-    coverage: KojiCoverage | None = context.parts["coverage"]
+    coverage = context.get(COVERAGE)
     if coverage is not None and coverage.measures("hub"):
         script = source.path / "kojihub" / "app" / "kojiapp.py"
         app, cov_env = coverage.prepare("hub", script, settings.directory / "app", workspace.owner)
@@ -165,5 +177,73 @@ def _copy_app(app: Path, directory: Path) -> Path:
     return target
 
 
-CREDENTIALS = Part("hub-credentials", ("orch",), credentials)
-PART = Part("hub", ("source", "orch", "hub-credentials", "postgres", "python", "coverage"), start)
+def record(hub: Hub, recording: Recording) -> dict[str, Any]:
+    """Each hub's settings and the env its service was given (coverage, the hub-call log...):
+    a restart in a new container needs all of it."""
+    hubs = [
+        {"name": service.name, "settings": box.plain(settings, leave=("tools",)), "env": dict(service.env)}
+        for settings, service in hub.hubs
+    ]
+    return {
+        "hubs": hubs,
+        "settings": hubs[0]["settings"],
+        "koji_config": str(hub.koji_config),
+        "calls_log": str(hub.calls_log) if hub.calls_log else None,
+    }
+
+
+def restore(restoring: Restoring, data: dict[str, Any]) -> Hub:
+    tools = restoring.runtime.tools("hub", *apache.PROGRAMS)
+    hubs = []
+    for each in data["hubs"]:
+        settings = box.rebuilt(HubConfig, each["settings"], tools=tools)
+        service = restoring.adopt(
+            hub_config.service(settings, each["env"], each["name"]), [settings.endpoint, settings.proxied]
+        )
+        hubs.append((settings, service))
+    calls_log = Path(data["calls_log"]) if data.get("calls_log") else None
+    hub = Hub(hubs, restoring.runtime, Path(data["koji_config"]), restoring.get(COVERAGE), calls_log)
+    hub.adopt_settings()
+    return hub
+
+
+def urls(hub: Hub) -> dict[str, str]:
+    return {"hub": hub.settings.url, "files": hub.settings.files_url}
+
+
+def health(hub: Hub) -> list[dict[str, object]]:
+    """Each hub through its plain port for the proxy, and the builders as the first hub sees them."""
+    entries: list[dict[str, object]] = []
+    for name, settings in hub.named_settings():
+        entries.append(
+            {
+                "name": name,
+                "probe": "hub",
+                "url": f"http://{settings.proxied.host}:{settings.proxied.port}/kojihub",
+                "token": settings.proxy_token,
+                "check": "getKojiVersion through the proxy's port",
+            }
+        )
+    first = hub.settings
+    entries.append(
+        {
+            "name": "builders",
+            "probe": "builders",
+            "url": f"http://{first.proxied.host}:{first.proxied.port}/kojihub",
+            "token": first.proxy_token,
+            "check": "every enabled kojid host updated itself at the hub within 30 s",
+        }
+    )
+    return entries
+
+
+CREDENTIALS = Part(HUB_CREDENTIALS, (ORCH,), credentials)
+PART = Part(
+    HUB,
+    (SOURCE, ORCH, HUB_CREDENTIALS, POSTGRES, PYTHON, COVERAGE),
+    start,
+    record=record,
+    restore=restore,
+    urls=urls,
+    health=health,
+)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import gssapi
 from gssapi.raw.misc import GSSError
 
-from pytest_boxkoji import hostprogs
+from pytest_boxkoji import box, hostprogs
 from pytest_boxkoji.errors import KerberosError
-from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.graph import Context, Part, Recording, Restoring
+from pytest_boxkoji.partnames import KDC
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.runtimes import Runtime
 
 REALM = "KOJI.BOX"
 PROBE = "boxkoji-probe"
@@ -41,6 +46,11 @@ class Realm:
     def env(self) -> dict[str, str]:
         """The variables a shell (or a library) needs to use this realm."""
         return {"KRB5_CONFIG": str(self.krb5_conf), "KRB5_KDC_PROFILE": str(self.kdc_conf)}
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """`env`, and the test process's default credential cache: this realm's own file."""
+        return self.env | {"KRB5CCNAME": f"FILE:{self.directory}/krb5cc_default"}
 
     @property
     def services_env(self) -> dict[str, str]:
@@ -144,19 +154,49 @@ class Realm:
             return False
 
 
+def tools_of(runtime: Runtime) -> Tools:
+    return runtime.tools("kdc", hostprogs.KRB5KDC, hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL)
+
+
 def start(context: Context) -> Realm:
     """The realm (database, config files) and its krb5kdc; the test process uses it from now on."""
     runtime = context.runtime
-    tools = runtime.tools("kdc", hostprogs.KRB5KDC, hostprogs.KDB5_UTIL, hostprogs.KADMIN_LOCAL)
-    realm = Realm(context.workspace.directory / "kdc", runtime.endpoint("kdc", 88), tools)
+    realm = Realm(context.workspace.directory / "kdc", runtime.endpoint("kdc", 88), tools_of(runtime))
     realm.create()
-    ccache = f"FILE:{realm.directory}/krb5cc_default"
-    context.workspace.set_environ(realm.env | {"KRB5CCNAME": ccache})
+    context.workspace.set_environ(realm.client_env)
     context.start_service(service(realm))
     return realm
 
 
-PART = Part("kdc", (), start)
+def record(realm: Realm, recording: Recording) -> dict[str, Any]:
+    return {"directory": str(realm.directory), "endpoint": box.plain(realm.endpoint), "realm": realm.realm}
+
+
+def restore(restoring: Restoring, data: dict[str, Any]) -> Realm:
+    endpoint = box.rebuilt(Endpoint, data["endpoint"])
+    realm = Realm(Path(data["directory"]), endpoint, tools_of(restoring.runtime), data["realm"])
+    restoring.workspace.set_environ(realm.client_env)
+    restoring.adopt(service(realm), [realm.endpoint])
+    return realm
+
+
+def urls(realm: Realm) -> dict[str, str]:
+    return {"kdc": f"tcp://127.0.0.1:{realm.port}"}
+
+
+def health(realm: Realm) -> list[dict[str, object]]:
+    return [
+        {
+            "name": "kdc",
+            "probe": "kdc",
+            "host": realm.endpoint.host,
+            "port": realm.endpoint.port,
+            "check": "a TCP connection to the KDC",
+        }
+    ]
+
+
+PART = Part(KDC, (), start, record=record, restore=restore, urls=urls, health=health)
 
 
 def service(realm: Realm) -> Service:

@@ -10,17 +10,22 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 from filelock import FileLock
 
-from pytest_boxkoji import hostprogs, progress
+from pytest_boxkoji import box, hostprogs, progress
 from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.errors import ServiceStartError
-from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji.graph import Context, Part, Recording, Restoring
+from pytest_boxkoji.partnames import POSTGRES, SOURCE
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services.kdc import REALM
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.runtimes import Runtime
 
 DB_USER = "koji"
 DB_NAME = "koji"
@@ -220,7 +225,7 @@ def clone(template: Path, cluster: Cluster, owner: tuple[int, int]) -> None:
 def start(context: Context) -> Cluster:
     """A copy of the cached template cluster (Koji's schema, the admin), started."""
     runtime, config, owner = context.runtime, context.config, context.workspace.owner
-    tools = runtime.tools("postgres", hostprogs.INITDB, hostprogs.POSTGRES)
+    tools = tools_of(runtime)
     runtime.mount(config.cache_dir)  # the template lives in the cache
 
     def run_once(service: Service) -> Callable[[], None]:
@@ -229,7 +234,7 @@ def start(context: Context) -> Cluster:
 
     template = ensure_template(
         config.cache_dir / "templates",
-        context.parts["source"].schema,
+        context.get(SOURCE).schema,
         REALM,
         owner,
         lambda path: Cluster(path, runtime.endpoint("postgres-build", 5432), tools, "postgres-build"),
@@ -243,4 +248,41 @@ def start(context: Context) -> Cluster:
     return cluster
 
 
-PART = Part("postgres", ("source",), start)
+def tools_of(runtime: Runtime) -> Tools:
+    return runtime.tools("postgres", hostprogs.INITDB, hostprogs.POSTGRES)
+
+
+def record(cluster: Cluster, recording: Recording) -> dict[str, Any]:
+    return {
+        "directory": str(cluster.directory),
+        "endpoint": box.plain(cluster.endpoint),
+        "database": cluster.database,
+    }
+
+
+def restore(restoring: Restoring, data: dict[str, Any]) -> Cluster:
+    endpoint = box.rebuilt(Endpoint, data["endpoint"])
+    database = data.get("database", DB_NAME)
+    cluster = Cluster(Path(data["directory"]), endpoint, tools_of(restoring.runtime), database=database)
+    restoring.adopt(cluster.service(), [cluster.endpoint])
+    return cluster
+
+
+def urls(cluster: Cluster) -> dict[str, str]:
+    return {"postgres": f"postgresql://koji@127.0.0.1:{cluster.port}/{cluster.database}"}
+
+
+def health(cluster: Cluster) -> list[dict[str, object]]:
+    return [
+        {
+            "name": "postgres",
+            "probe": "postgres",
+            "host": cluster.endpoint.host,
+            "port": cluster.endpoint.port,
+            "dbname": cluster.database,
+            "check": "SELECT server_version as the hub's database user",
+        }
+    ]
+
+
+PART = Part(POSTGRES, (SOURCE,), start, record=record, restore=restore, urls=urls, health=health)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pytest_boxkoji import clients, hostprogs
-from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji import box, clients, hostprogs
+from pytest_boxkoji.graph import Context, Part, Recording, Restoring
+from pytest_boxkoji.partnames import HUB, ORCH, PROXY, PYTHON, SOURCE, WEB
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service, broker, web
+from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services.apache import PROXY_TOKEN
-from pytest_boxkoji.services.hub import Hub
 
 MANIFEST = "manifest.json"  # in the health service's directory
 HEALTH_SCRIPT = Path(__file__).resolve().parent.parent / "health.py"
@@ -32,12 +34,6 @@ class Proxy:
     koji_config: Path  # the koji config file: its profile boxkoji-proxy goes through the proxy
     health_endpoint: Endpoint  # the health service behind /health
     health_manifest: Path  # what /health probes, read again on each request
-
-    def probe_also(self, service: dict[str, object]) -> None:
-        """/health probes this service too from now on (one started after the proxy)."""
-        manifest = json.loads(self.health_manifest.read_text())
-        manifest["services"] = [s for s in manifest["services"] if s["name"] != service["name"]] + [service]
-        write_manifest(self.health_manifest, manifest)
 
     @property
     def url(self) -> str:
@@ -70,73 +66,46 @@ class Proxy:
         }
 
 
-def health_manifest(context: Context, token: str, hub: Hub, site: web.WebConfig) -> dict[str, object]:
-    """What /health probes: every service with a port, as the health service reaches it."""
-    realm, cluster, source = (context.parts[p] for p in ("kdc", "postgres", "source"))
-    services: list[dict[str, object]] = [
-        {
-            "name": "kdc",
-            "probe": "kdc",
-            "host": realm.endpoint.host,
-            "port": realm.endpoint.port,
-            "check": "a TCP connection to the KDC",
-        },
-        {
-            "name": "postgres",
-            "probe": "postgres",
-            "host": cluster.endpoint.host,
-            "port": cluster.endpoint.port,
-            "dbname": cluster.database,
-            "check": "SELECT server_version as the hub's database user",
-        },
-    ]
-    for name, settings in hub.named_settings():
-        url = f"http://{settings.proxied.host}:{settings.proxied.port}/kojihub"
-        services.append(
-            {
-                "name": name,
-                "probe": "hub",
-                "url": url,
-                "token": token,
-                "check": "getKojiVersion through the proxy's port",
-            }
-        )
-    first_hub = hub.settings.proxied
-    services.append(
-        {
-            "name": "builders",
-            "probe": "builders",
-            "url": f"http://{first_hub.host}:{first_hub.port}/kojihub",
-            "token": token,
-            "check": "every enabled kojid host updated itself at the hub within 30 s",
-        }
-    )
-    services.append(
-        {
-            "name": "web",
-            "probe": "web",
-            "token": token,
-            "mark": web.READY_MARK,
-            "version": f"Koji {source.version}",
-            "url": f"http://{site.proxied.host}:{site.proxied.port}/koji/index",
-            "check": "kojiweb's index page with the hub's data",
-        }
-    )
-    if "broker" in context.parts:  # started before the proxy; a later one adds itself
-        services.append(broker.health_entry(context.parts["broker"]))
-    return {"token": token, "services": services}
+class Manifest:
+    """What /health probes: an entry per service, from the health facet of every part that runs
+    (graph.py); written whole on every change, and read again by the health service on every
+    request, so that a part started after the proxy (the broker) appears."""
+
+    def __init__(self, path: Path, token: str) -> None:
+        self.path, self.token = path, token
+        self._entries: dict[str, dict[str, object]] = {}
+        self._lock = threading.Lock()  # parts start in the graph's threads
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        data = json.loads(path.read_text())
+        manifest = cls(path, data["token"])
+        manifest._entries = {str(entry["name"]): entry for entry in data["services"]}
+        return manifest
+
+    def add(self, entries: list[dict[str, object]]) -> None:
+        if not entries:
+            return
+        with self._lock:
+            self._entries.update({str(entry["name"]): entry for entry in entries})
+            write_manifest(self.path, {"token": self.token, "services": list(self._entries.values())})
+
+    def follow(self, watching: Context | Restoring) -> None:
+        """Every running part's entries now, and those of each part that starts later."""
+        watching.when_started(lambda part, handle: self.add(part.health(handle)) if part.health else None)
+        for part, handle in watching.started():
+            if part.health:
+                self.add(part.health(handle))
 
 
-def health_service(
-    context: Context, directory: Path, manifest: dict[str, object]
-) -> tuple[Service, Endpoint]:
-    python = context.parts["python"]
+def health_service(context: Context, directory: Path, token: str) -> tuple[Service, Endpoint]:
+    python = context.get(PYTHON)
     endpoint = context.runtime.endpoint("health", 8081)
     directory.mkdir(parents=True, exist_ok=True)
     script = directory / HEALTH_SCRIPT.name
     shutil.copy(HEALTH_SCRIPT, script)  # where the service's user can read it
     script.chmod(0o644)
-    write_manifest(directory / MANIFEST, manifest)
+    Manifest(directory / MANIFEST, token).follow(context)
     return health(python.python, directory, endpoint), endpoint
 
 
@@ -232,13 +201,11 @@ def answers(endpoint: Endpoint, ca: Path) -> bool:
 
 
 def start(context: Context) -> Proxy:
-    orch, hub, site = context.parts["orch"], context.parts["hub"], context.parts["web"]
+    orch, hub, site = context.get(ORCH), context.get(HUB), context.get(WEB)
     runtime, workspace = context.runtime, context.workspace
     directory = workspace.directory / "proxy"
     token = orch.checkout(PROXY_TOKEN, "password", holder="proxy").password
-    health_, health_endpoint = health_service(
-        context, directory / "health", health_manifest(context, token, hub, site)
-    )
+    health_, health_endpoint = health_service(context, directory / "health", token)
     endpoint = runtime.endpoint("proxy", 8443)
     cert = orch.checkout(
         "proxy",
@@ -255,6 +222,7 @@ def start(context: Context) -> Proxy:
         "token": token,
         "topdir": hub.settings.topdir,
     }
+    assert cert.path is not None and cert.key_path is not None  # a server_cert has both
     configure(
         directory, endpoint, tools, upstreams, {"cert": cert.path, "key": cert.key_path, "ca": orch.ca_file}
     )
@@ -270,9 +238,40 @@ def start(context: Context) -> Proxy:
         hub.settings.topdir,
         orch.ca_file,
         clients.PROXY_PROFILE,
-        clients.cli_plugin_paths(context.parts["source"].path, context.config.cli_plugins),
+        clients.cli_plugin_paths(context.get(SOURCE).path, context.config.cli_plugins),
     )
     return Proxy(endpoint, orch.ca_file, koji_config, health_endpoint, directory / "health" / MANIFEST)
 
 
-PART = Part("proxy", ("source", "python", "kdc", "orch", "postgres", "hub", "web"), start)
+def record(handle: Proxy, recording: Recording) -> dict[str, Any]:
+    return {
+        "endpoint": box.plain(handle.endpoint),
+        "health_endpoint": box.plain(handle.health_endpoint),
+        "ca": str(handle.ca),
+        "koji_config": str(handle.koji_config),
+        "directory": str(handle.health_manifest.parent.parent),
+    }
+
+
+def restore(restoring: Restoring, data: dict[str, Any]) -> Proxy:
+    """The proxy's services rebuilt from the files `start` wrote, and adopted."""
+    runtime, directory = restoring.runtime, Path(data["directory"])
+    endpoint = box.rebuilt(Endpoint, data["endpoint"])
+    health_endpoint = box.rebuilt(Endpoint, data["health_endpoint"])
+    python = restoring.get(PYTHON).python
+    restoring.adopt(health(python, directory / "health", health_endpoint), [health_endpoint])
+    tools = runtime.tools("proxy", hostprogs.NGINX)
+    restoring.adopt(nginx(directory, tools, endpoint, Path(data["ca"])), [endpoint])
+    manifest = directory / "health" / MANIFEST
+    Manifest.read(manifest).follow(restoring)  # a part started from now on: /health probes it
+    return Proxy(endpoint, Path(data["ca"]), Path(data["koji_config"]), health_endpoint, manifest)
+
+
+PART = Part(
+    PROXY,
+    (SOURCE, PYTHON, ORCH, HUB, WEB),
+    start,
+    record=record,
+    restore=restore,
+    urls=lambda proxy: proxy.urls(),
+)

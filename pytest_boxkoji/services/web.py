@@ -7,13 +7,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from pytest_boxkoji.coverage.data import KojiCoverage
-from pytest_boxkoji.graph import Context, Part
+from pytest_boxkoji import box
+from pytest_boxkoji.graph import Context, Part, Recording, Restoring
+from pytest_boxkoji.partnames import COVERAGE, HUB, HUB_CREDENTIALS, ORCH, PYTHON, SOURCE, WEB
 from pytest_boxkoji.services import Check, Service, apache
-from pytest_boxkoji.services.hub import WEB_IDENTITY, Hub
+from pytest_boxkoji.services.hub import WEB_IDENTITY
 from pytest_boxkoji.templates import render
 
 DAEMON_NAME = "boxkoji-web"
@@ -33,6 +35,7 @@ class WebConfig(apache.Site):
     secret: str
     threads: int = 8
     app: Path | None = None  # the WSGI script (default: Koji's wsgi_publisher.py; --cov-web wraps it)
+    koji_version: str = ""  # of koji_src, as /health reports it
 
     @property
     def url(self) -> str:
@@ -127,17 +130,17 @@ def service(settings: WebConfig, env: dict[str, str]) -> Service:
 
 
 def start(context: Context) -> WebConfig:
-    source, orch = context.parts["source"], context.parts["orch"]
-    hub: Hub = context.parts["hub"]
+    source, orch, hub = context.get(SOURCE), context.get(ORCH), context.get(HUB)
     runtime, workspace = context.runtime, context.workspace
     owner = workspace.owner
     endpoint = runtime.endpoint("web", 8443)
     hosts = ("localhost", "127.0.0.1", endpoint.host)
     cert = orch.checkout("web", "server_cert", holder="web", hosts=hosts, owner=owner)
-    _, http_keytab = context.parts["hub-credentials"]  # the same HTTP/ service keys as the hub's
+    _, http_keytab = context.get(HUB_CREDENTIALS)  # the same HTTP/ service keys as the hub's
     principal = orch.checkout(WEB_IDENTITY, "keytab", holder="web", owner=owner)
     client_cert = orch.checkout(WEB_IDENTITY, "cert", holder="web", owner=owner)
     env = dict(orch.realm.services_env)  # the web logs in to the hub: it reaches the KDC
+    assert principal.path is not None and client_cert.path is not None  # a keytab, a client PEM
     settings = WebConfig(
         **apache.site_fields(context, "web", endpoint, cert, http_keytab),
         principal=principal.principal,
@@ -146,8 +149,9 @@ def start(context: Context) -> WebConfig:
         hub_url=hub.settings.service_url,
         files_url=hub.settings.files_url,
         secret=orch.checkout("kojiweb-secret", "password", holder="web").password,
+        koji_version=source.version,
     )
-    coverage: KojiCoverage | None = context.parts["coverage"]
+    coverage = context.get(COVERAGE)
     if coverage is not None and coverage.measures("web"):
         script = source.path / "www" / "kojiweb" / "wsgi_publisher.py"
         app, cov_env = coverage.prepare("web", script, settings.directory / "app", owner)
@@ -159,4 +163,42 @@ def start(context: Context) -> WebConfig:
     return settings
 
 
-PART = Part("web", ("source", "python", "orch", "hub-credentials", "hub", "coverage"), start)
+def record(site: WebConfig, recording: Recording) -> dict[str, Any]:
+    # The env as the web part made it (coverage with --cov-web): a new container needs it.
+    return {"settings": box.plain(site, leave=("tools",)), "env": recording.env_of("web")}
+
+
+def restore(restoring: Restoring, data: dict[str, Any]) -> WebConfig:
+    tools = restoring.runtime.tools("hub", *apache.PROGRAMS)
+    site = box.rebuilt(WebConfig, data["settings"], tools=tools)
+    restoring.adopt(service(site, data["env"]), [site.endpoint, site.proxied])
+    return site
+
+
+def urls(site: WebConfig) -> dict[str, str]:
+    return {"web": site.url}
+
+
+def health(site: WebConfig) -> list[dict[str, object]]:
+    return [
+        {
+            "name": "web",
+            "probe": "web",
+            "token": site.proxy_token,
+            "mark": READY_MARK,
+            "version": f"Koji {site.koji_version}",
+            "url": f"http://{site.proxied.host}:{site.proxied.port}/koji/index",
+            "check": "kojiweb's index page with the hub's data",
+        }
+    ]
+
+
+PART = Part(
+    WEB,
+    (SOURCE, PYTHON, ORCH, HUB_CREDENTIALS, HUB, COVERAGE),
+    start,
+    record=record,
+    restore=restore,
+    urls=urls,
+    health=health,
+)

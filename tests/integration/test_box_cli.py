@@ -219,6 +219,29 @@ def test_scenario_apply_writes_plugin_config(up_box):
         up_box("snapshot restore", "before_sidetag")
 
 
+def test_scenario_apply_starts_the_broker_a_protonmsg_scenario_needs(pytestconfig, koji_source_path, tmp_path):
+    """As the marker does: a scenario enabling protonmsg gets the box's broker (it had none),
+    recorded with the box so that later verbs know it, and the hub's messages arrive there."""
+    from pytest_boxkoji.messages import KojiMessages
+
+    made, _ = new_box(pytestconfig, koji_source_path)
+    marker = marker_of(made)
+    try:
+        (tmp_path / "told.yaml").write_text("type: hub\nplugins: [protonmsg]\n---\ntype: tag\nname: told\n")
+        made("scenario apply", str(tmp_path / "told.yaml"))
+        states = {row["service"]: row["state"] for row in made.status()["services"]}
+        assert states.get("broker") == "up", states
+        messages = KojiMessages(made.record().urls["broker"], "/topic/koji.#")
+        try:
+            made("shell", "-c", "koji add-pkg --owner kojiadmin told hello")
+            messages.wait("package.add", timeout=30, tag="told", package="hello")
+        finally:
+            messages.close()
+    finally:
+        made.down()
+    assert leftovers(marker, made.runtime) == []  # the broker stopped with the box
+
+
 def test_bad_input_is_refused_with_a_reason(up_box, tmp_path):
     for verb in ("logs", "restart"):
         done = up_box(verb, "nginx", code=1)

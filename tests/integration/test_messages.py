@@ -6,6 +6,7 @@ import ast
 import pytest
 
 from pytest_boxkoji.messages import TOPICS, MessageNotReceived
+from pytest_boxkoji.partnames import HUB
 from pytest_boxkoji.scenario.loader import ScenarioError
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
@@ -132,7 +133,7 @@ plugin-config:
 
 def test_plugin_config_mistakes_name_the_file_and_key_and_change_nothing(boxkoji, tmp_path):
     (tmp_path / "mistakes.yaml").write_text(MISTAKES)
-    conf = boxkoji.graph.get("hub").settings.directory / "conf"
+    conf = boxkoji.graph.get(HUB).settings.directory / "conf"
     before = {p.name: p.read_text() for p in conf.rglob("*.conf")}
     with pytest.raises(ScenarioError) as info:
         boxkoji.scenarios.prepare(["mistakes.yaml"], near=tmp_path)

@@ -131,8 +131,10 @@ def test_health_turns_unhealthy(boxkoji_environment, proxy, workers):
 SPREAD = """
 import requests
 
+from pytest_boxkoji.partnames import HUB
+
 def test_spread(boxkoji_environment, proxy, koji_session_factory):
-    hub = boxkoji_environment.graph.get("hub")
+    hub = boxkoji_environment.graph.get(HUB)
     assert [name for name, _ in hub.named_settings()] == ["hub", "hub-2"]
     session = koji_session_factory("kojiuser", via="proxy")
     for _ in range(12):

@@ -8,6 +8,8 @@ import pytest
 import requests
 from requests_gssapi import HTTPSPNEGOAuth
 
+from pytest_boxkoji.partnames import HUB
+
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 
 
@@ -68,7 +70,7 @@ def test_login_without_credentials_is_refused(web):
 
 def test_logins_and_pages_leave_apaches_error_logs_clean(web, boxkoji, koji_session):
     # What a failing test's report shows of them must be about the failure: no line per request.
-    hub = boxkoji.graph.get("hub").settings
+    hub = boxkoji.graph.get(HUB).settings
     logs = [directory / "logs" / "httpd-error.log" for directory in (hub.directory, web.directory)]
     for log in logs:
         assert "resuming normal operations" in log.read_text()  # the right files: Apache's

@@ -92,11 +92,12 @@ def world(monkeypatch):
     parts = {"orch": orch, "hub": hub, "postgres": SimpleNamespace(connect=lambda: FakeConnection(sql))}
     started: list[str] = []
 
-    def get(name: str):
-        started.append(name)
-        return parts[name]
+    def get(key):
+        started.append(key.name)
+        return parts[key.name]
 
-    acc = Accounts(get, lambda: {"KRB5_CONFIG": "/session/kdc/krb5.conf"})
+    graph = SimpleNamespace(get=get)  # the parts Accounts reads, by their typed names
+    acc = Accounts(graph, lambda: {"KRB5_CONFIG": "/session/kdc/krb5.conf"})
     monkeypatch.setattr(acc, "admin_session", lambda: admin)
     return SimpleNamespace(accounts=acc, orch=orch, admin=admin, sql=sql, started=started)
 
