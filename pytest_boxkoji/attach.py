@@ -7,7 +7,9 @@ Environment.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,6 +62,19 @@ class AttachedEnvironment(Environment):
         """Write the record again: refs change with restarts, credentials with new users."""
         if box.path_of(self.config.cache_dir, self.record.name).exists():
             box.write(self.config.cache_dir, box.describe(self, self.record.name, self.record.owner))
+
+    for_a_verb = False  # a `boxkoji` verb: snapshots only where asked (no empty state taken)
+
+    def let_go(self) -> None:
+        """Forget the environment without changing it: this process's hub sessions closed, its
+        services left running, the test process's environment variables as they were."""
+        self.accounts.close()
+        self.runtime.detach()
+        self.workspace.restore_environ()
+
+    @property
+    def takes_empty_state(self) -> bool:  # type: ignore[override]
+        return not self.for_a_verb
 
     def services_by_name(self) -> dict[str, Service]:
         """The recorded services, and those this process started since."""
@@ -124,6 +139,23 @@ def running(cache_dir: Path, name: str, config: BoxKojiConfig) -> AttachedEnviro
             f"is left of it; `boxkoji logs --name {name} SERVICE` shows why"
         )
     return env
+
+
+@contextlib.contextmanager
+def attached(config: BoxKojiConfig, name: str, running_only: bool = True) -> Iterator[AttachedEnvironment]:
+    """The recorded environment `name` for one `boxkoji` verb, let go of when the verb is done
+    (left running, this process's hold on it released, the test process's environment as it
+    was). `running_only`: refuse one a service of which has died (NoBox)."""
+    env = (
+        running(config.cache_dir, name, config)
+        if running_only
+        else attach(box.read(config.cache_dir, name), config)
+    )
+    env.for_a_verb = True
+    try:
+        yield env
+    finally:
+        env.let_go()
 
 
 def reuse(config: BoxKojiConfig) -> AttachedEnvironment:

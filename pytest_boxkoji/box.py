@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from filelock import FileLock
 
 from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.runtimes import builds_services_python
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
@@ -153,7 +154,7 @@ def identity_of(config: BoxKojiConfig, runtime: str, source: KojiSource) -> dict
         "pytest-boxkoji": version("pytest-boxkoji"),
         "runtime": runtime,
         "koji source": f"{source.origin} (Koji {source.version})",
-        "services python": str(config.services_python) if runtime == "processes" else "",
+        "services python": str(config.services_python) if builds_services_python(runtime) else "",
         "service user": config.service_user if os.geteuid() == 0 else "",
         "coverage": f"hub {config.cov_hub}, web {config.cov_web}, workers {config.cov_workers}"
         + (", branch" if config.cov_hub_branch else ""),

@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from pytest_boxkoji import attach, box, clients
+from pytest_boxkoji import attach, box, clients, runtimes
 from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.attach import AttachedEnvironment
 from pytest_boxkoji.box import NoBox
@@ -36,7 +36,8 @@ from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.partnames import PROXY
 from pytest_boxkoji.scenario import dump as dumper
 from pytest_boxkoji.scenario.loader import Scenario, load
-from pytest_boxkoji.scenario.snapshots import SAFE, Snapshots
+from pytest_boxkoji.scenario.snapshots import SAFE
+from pytest_boxkoji.servicelogs import follow_file
 
 SAVED = "saved_"  # `snapshot save NAME` keeps database boxkoji_snap_saved_NAME (pytest's are apart)
 
@@ -119,7 +120,7 @@ def _refuse_taken(cache_dir: Path, name: str) -> None:
     with contextlib.suppress(NoBox):
         record = box.read(cache_dir, name)
         if not record.directory.is_dir():  # removed by hand, or the machine restarted: stale
-            _sweep(record)
+            runtimes.sweep_marker(record.runtime, record.marker)
             box.remove(cache_dir, name)
             return
         raise BoxKojiError(
@@ -180,7 +181,7 @@ def down(config: BoxKojiConfig, name: str) -> int:
         env = attach.attach(record, config)
     except BoxKojiError as exc:  # its directory or network is gone: remove what carries its marker
         out(f"{exc}; removing what is left")
-        _sweep(record)
+        runtimes.sweep_marker(record.runtime, record.marker)
     else:
         for service in reversed(env.services()):
             env.runtime.stop(service)
@@ -218,45 +219,26 @@ def _lives(process: psutil.Process) -> bool:
         return False
 
 
-def _sweep(record: box.BoxRecord) -> None:
-    from pytest_boxkoji.runtimes import containers, processes
-
-    processes.sweep(record.marker)
-    if record.runtime == "containers":
-        client, problem = containers.probe()
-        if client is None:
-            raise BoxKojiError(problem)
-        for container in containers.listed(client, f"{containers.LABEL}={record.marker}"):
-            try:
-                container.remove(force=True)
-            except Exception as exc:
-                if not containers.gone(exc):
-                    raise
-        for network in client.networks.list(filters={"label": f"{containers.LABEL}={record.marker}"}):
-            containers.remove_network(network)
-
-
 # -- looking at it -----------------------------------------------------------------------------
 
 
 def status(config: BoxKojiConfig, name: str, as_json: bool) -> int:
     """Each service: up or down, its pid or container, its URL and memory. Exit 1 if one is down."""
-    record = box.read(config.cache_dir, name)
-    env = attach.attach(record, config)
     rows: list[dict[str, Any]] = []
-    for service in env.services():
-        alive = env.runtime.alive(service)
-        used = env.runtime.memory_used(service) if alive else None
-        rows.append(
-            {
-                "service": service.name,
-                "state": "up" if alive else "down",
-                "where": env.runtime.where(service),
-                "url": record.urls.get(service.name, ""),
-                "memory": used,
-            }
-        )
-    env.runtime.detach()
+    with attach.attached(config, name, running_only=False) as env:
+        record = env.record
+        for service in env.services():
+            alive = env.runtime.alive(service)
+            used = env.runtime.memory_used(service) if alive else None
+            rows.append(
+                {
+                    "service": service.name,
+                    "state": "up" if alive else "down",
+                    "where": env.runtime.where(service),
+                    "url": record.urls.get(service.name, ""),
+                    "memory": used,
+                }
+            )
     mode = f"foreground, `boxkoji up` pid {record.owner}" if record.owner else "detached"
     if as_json:
         out(
@@ -292,13 +274,15 @@ def _service(env: AttachedEnvironment, name: str) -> Any:
 
 def logs(config: BoxKojiConfig, name: str, service_name: str, follow: bool) -> int:
     """The service's output and the logs it writes itself; with `follow`, what comes next too."""
-    env = attach.attach(box.read(config.cache_dir, name), config)
+    with attach.attached(config, name, running_only=False) as env:
+        return _logs(env, service_name, follow)
+
+
+def _logs(env: AttachedEnvironment, service_name: str, follow: bool) -> int:
     service = _service(env, service_name)
     sources: list[tuple[str, Iterator[str]]] = [
         (f"output of {service.name} ({env.runtime.where(service)})", env.runtime.output(service, follow))
     ]
-    from pytest_boxkoji.runtimes.processes import follow_file
-
     for path in service.extra_logs:
         sources.append((str(path), follow_file(path, lambda: follow and env.runtime.alive(service))))
     if not follow:
@@ -332,16 +316,12 @@ def logs(config: BoxKojiConfig, name: str, service_name: str, follow: bool) -> i
 
 def restart(config: BoxKojiConfig, name: str, service_name: str) -> int:
     """Stop and start one service (the hub: its application reloads, Koji's code read again)."""
-    env = attach.attach(box.read(config.cache_dir, name), config)
-    try:
+    with attach.attached(config, name, running_only=False) as env:
         service = _service(env, service_name)
         started = time.monotonic()
         env.runtime.restart(service)
         env.save()
         out(f"{service.name} restarted in {time.monotonic() - started:.1f} s ({env.runtime.where(service)})")
-    finally:
-        env.runtime.detach()
-        env.workspace.restore_environ()
     return 0
 
 
@@ -362,13 +342,9 @@ def user_environment(env: AttachedEnvironment, user: str) -> dict[str, str]:
 
 
 def shell(config: BoxKojiConfig, name: str, user: str, command: str | None) -> int:
-    env = attach.running(config.cache_dir, name, config)
-    try:
+    with attach.attached(config, name) as env:
         variables = user_environment(env, user)
         env.save()  # the user's credentials, for the next verb
-    finally:
-        env.runtime.detach()
-        env.workspace.restore_environ()
     program = os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"
     variables["PS1"] = f"(boxkoji {name}: {user}) \\w\\$ "
     args = [program, "-c", command] if command is not None else [program]
@@ -376,13 +352,9 @@ def shell(config: BoxKojiConfig, name: str, user: str, command: str | None) -> i
 
 
 def env_lines(config: BoxKojiConfig, name: str, user: str) -> int:
-    env = attach.running(config.cache_dir, name, config)
-    try:
+    with attach.attached(config, name) as env:
         variables = user_environment(env, user)
         env.save()
-    finally:
-        env.runtime.detach()
-        env.workspace.restore_environ()
     for key, value in variables.items():
         out(f"export {key}={shlex.quote(value)}")
     return 0
@@ -399,26 +371,16 @@ def apply_scenario(env: Environment, scenario: Scenario) -> None:
 
 def scenario_apply(config: BoxKojiConfig, name: str, files: Sequence[str], dirs: Sequence[Path]) -> int:
     scenario = load(files, Path.cwd(), dirs)
-    env = attach.running(config.cache_dir, name, config)
-    try:
+    with attach.attached(config, name) as env:
         apply_scenario(env, scenario)
-        env.save()  # hub settings and policies
-    finally:
-        env.accounts.close()
-        env.runtime.detach()
-        env.workspace.restore_environ()
+        env.save()  # hub settings and policies, the broker a scenario started
     out(f"applied {', '.join(files)} to environment {name!r}: {len(scenario.objects)} objects")
     return 0
 
 
 def scenario_dump(config: BoxKojiConfig, name: str, output: Path | None) -> int:
-    env = attach.running(config.cache_dir, name, config)
-    try:
+    with attach.attached(config, name) as env:
         docs = dumper.of_environment(env)
-    finally:
-        env.accounts.close()
-        env.runtime.detach()
-        env.workspace.restore_environ()
     text = dumper.to_yaml(docs)
     if output is None:
         sys.stdout.write(text)
@@ -446,8 +408,7 @@ def saved(env: AttachedEnvironment) -> list[str]:
 
 def snapshot(config: BoxKojiConfig, name: str, action: str, snapshot_name: str | None) -> int:
     """save NAME, restore NAME, list: the hub's database and topdir (not hub.conf)."""
-    env = attach.running(config.cache_dir, name, config)
-    try:
+    with attach.attached(config, name) as env:
         if action == "list":
             for found in saved(env):
                 out(found)
@@ -457,18 +418,15 @@ def snapshot(config: BoxKojiConfig, name: str, action: str, snapshot_name: str |
         if action == "restore" and snapshot_name not in saved(env):
             known = ", ".join(saved(env)) or "none"
             raise BoxKojiError(f"no snapshot {snapshot_name!r} in environment {name!r}; saved: {known}")
-        snapshots = Snapshots(env.start_postgres(), env.topdir, env.directory / "snapshots")
+        state = env.hub_state  # the hub's snapshots, none taken but this one
         try:
             started = time.monotonic()
             if action == "save":
-                snapshots.take(internal)
+                state.take(internal)
             else:
-                snapshots.restore(internal)
+                state.restore(internal)
         finally:
-            snapshots.close()
+            state.close()
         done = "saved" if action == "save" else "restored"
         out(f"snapshot {snapshot_name!r} {done} in {time.monotonic() - started:.1f} s")
         return 0
-    finally:
-        env.runtime.detach()
-        env.workspace.restore_environ()

@@ -8,27 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pwd
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_boxkoji import hostprogs, kojisrc
+from pytest_boxkoji import findings, hostprogs, kojisrc, runtimes
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import KojiSourceError
-from pytest_boxkoji.servicespy import interpreter_says
-
-
-@dataclass(frozen=True)
-class Finding:
-    what: str
-    ok: bool
-    detail: str
-    debian: tuple[str, ...] = ()  # packages that fix it
-    fedora: tuple[str, ...] = ()
-    fix: str = ""  # a command, when no package does
+from pytest_boxkoji.findings import Finding
 
 
 def distribution() -> str:
@@ -49,30 +36,14 @@ def distribution() -> str:
     return ""
 
 
-def _program(program: hostprogs.Program) -> Finding:
-    path = hostprogs.locate(program)
-    return Finding(
-        program.name,
-        path is not None,
-        str(path) if path else f"not found (needed for {program.purpose})",
-        (program.debian,),
-        (program.fedora,),
-    )
-
-
-def _imports(python: str, modules: str) -> tuple[bool, str]:
-    done = interpreter_says(Path(python), f"import {modules}")
-    return done.returncode == 0, (done.stderr.strip().splitlines() or [""])[-1]
-
-
 def common_checks(settings: BoxKojiConfig) -> list[Finding]:
     """What both runtimes need: the test process's Python packages, rpm, the cache, Koji's code."""
     checks: list[Finding] = []
-    ok, why = _imports(sys.executable, "gssapi, koji, requests_gssapi")
+    ok, why = findings.imports(sys.executable, "gssapi, koji, requests_gssapi")
     checks.append(
         Finding("Kerberos client (gssapi)", ok, "importable" if ok else why, fix="pip install pytest-boxkoji")
     )
-    ok, why = _imports(sys.executable, "rpm")
+    ok, why = findings.imports(sys.executable, "rpm")
     checks.append(
         Finding(
             "rpm's Python bindings",
@@ -82,7 +53,7 @@ def common_checks(settings: BoxKojiConfig) -> list[Finding]:
             ("python3-rpm",),
         )
     )
-    checks.append(_program(hostprogs.RPMBUILD))
+    checks.append(findings.program(hostprogs.RPMBUILD))
     checks.append(_cache(settings.cache_dir))
     checks.append(_koji_source(settings))
     return checks
@@ -112,148 +83,6 @@ def _koji_source(settings: BoxKojiConfig) -> Finding:
     return Finding("Koji server code", True, f"Koji {source.version}: {source.origin}")
 
 
-def processes_checks(settings: BoxKojiConfig) -> list[Finding]:
-    programs = (*hostprogs.PROCESSES_RUNTIME, hostprogs.APACHE, hostprogs.CREATEREPO)
-    checks = [_program(p) for p in programs]
-    python = settings.services_python
-    if not python.exists():
-        checks.append(
-            Finding(
-                "services' Python",
-                False,
-                f"{python} does not exist",
-                ("python3", "python3-venv"),
-                ("python3",),
-            )
-        )
-        return checks
-    ok, why = _imports(str(python), "venv, ensurepip")
-    checks.append(
-        Finding(f"venv for {python}", ok, "available" if ok else why, ("python3-venv",), ("python3",))
-    )
-    ask = "import sysconfig; print(sysconfig.get_paths()['include'])"
-    include = interpreter_says(python, ask).stdout.strip()
-    header = Path(include) / "Python.h"
-    checks.append(
-        Finding(
-            "Python headers (mod_wsgi build)",
-            header.exists(),
-            str(header) if header.exists() else f"{header} missing",
-            ("python3-dev",),
-            ("python3-devel",),
-        )
-    )
-    compiler = shutil.which("gcc") or shutil.which("cc")
-    checks.append(Finding("C compiler", compiler is not None, compiler or "no gcc or cc", ("gcc",), ("gcc",)))
-    ok, why = _imports(str(python), "rpm, dnf, librepo")
-    checks.append(
-        Finding(
-            f"kojid's system modules for {python}",
-            ok,
-            "rpm, dnf, librepo importable" if ok else why,
-            ("python3-rpm", "python3-dnf", "python3-librepo"),
-            ("python3-rpm", "python3-dnf", "python3-librepo"),
-        )
-    )
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam(settings.service_user)
-            checks.append(Finding("service user (under root)", True, settings.service_user))
-        except KeyError:
-            checks.append(
-                Finding(
-                    "service user (under root)",
-                    False,
-                    f"no user {settings.service_user!r}",
-                    fix=f"useradd --system {settings.service_user} (or --boxkoji-service-user=nobody)",
-                )
-            )
-    return checks
-
-
-def containers_checks(settings: BoxKojiConfig) -> list[Finding]:
-    from pytest_boxkoji.runtimes import containers
-
-    extra = all(importlib.util.find_spec(m) is not None for m in ("docker", "testcontainers"))
-    checks = [
-        Finding(
-            "containers extra",
-            extra,
-            "docker and testcontainers importable" if extra else "docker/testcontainers not installed",
-            fix=containers.EXTRA_HINT,
-        )
-    ]
-    if not extra:
-        return checks
-    client, problem = containers.probe()
-    engine_installed = bool(shutil.which("podman") or shutil.which("docker"))
-    checks.append(
-        Finding(
-            "container engine",
-            client is not None,
-            "answers" if client is not None else problem,
-            () if engine_installed else ("podman", "runc"),
-            () if engine_installed else ("podman",),
-            fix="podman system service --time=0 unix:///run/podman/podman.sock & "
-            "export DOCKER_HOST=unix:///run/podman/podman.sock",
-        )
-    )
-    if shutil.which("podman"):
-        checks.append(_podman_dns())
-        # netavark sets up every network with iptables; without it no container starts
-        # ("netavark: No such file or directory"), and Podman's packages only recommend it.
-        iptables = shutil.which("iptables") or next(
-            (p for p in ("/usr/sbin/iptables", "/sbin/iptables") if Path(p).exists()), None
-        )
-        checks.append(
-            Finding(
-                "iptables (netavark's firewall)",
-                iptables is not None,
-                iptables or "not found",
-                ("iptables",),
-                ("iptables",),
-            )
-        )
-    if client is not None:
-        base = containers.DEFAULT_BASE
-        present = bool(client.images.list(name=base))
-        checks.append(
-            Finding(
-                "base image",
-                present,
-                base + (" present" if present else " not present; it is pulled at first use"),
-                fix=f"docker pull {base} (or, offline: debootstrap --variant=minbase bookworm "
-                f"/tmp/rootfs && tar -C /tmp/rootfs -c . | podman import - {base})",
-            )
-        )
-    return checks
-
-
-def _podman_dns() -> Finding:
-    """Containers find each other by name only with netavark + aardvark-dns (CNI has no DNS here)."""
-    backend = subprocess.run(
-        ["podman", "info", "--format", "{{.Host.NetworkBackend}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dns = any(
-        Path(d, "aardvark-dns").exists()
-        for d in ("/usr/lib/podman", "/usr/libexec/podman", "/usr/local/lib/podman")
-    )
-    ok = backend == "netavark" and dns
-    detail = f"network backend {backend or 'unknown'}, aardvark-dns {'found' if dns else 'missing'}"
-    return Finding(
-        "Podman DNS between containers",
-        ok,
-        detail,
-        ("netavark", "aardvark-dns"),
-        ("netavark", "aardvark-dns"),
-        fix='network_backend = "netavark" under [network] in /etc/containers/containers.conf, then '
-        "`podman system reset` (drops existing containers) or restart the Podman service",
-    )
-
-
 OPTIONAL = "the proxy, koji_browser and koji_messages (optional)"
 
 
@@ -265,8 +94,8 @@ def optional_checks(settings: BoxKojiConfig) -> list[Finding]:
     from pytest_boxkoji.messages import INSTALL as MESSAGES_INSTALL
 
     checks = []
-    if settings.runtime in ("auto", "processes"):
-        checks += [_program(p) for p in (hostprogs.NGINX, hostprogs.RABBITMQ, hostprogs.EPMD)]
+    if runtimes.runs_host_programs(settings.runtime):
+        checks += [findings.program(p) for p in (hostprogs.NGINX, hostprogs.RABBITMQ, hostprogs.EPMD)]
     checks.append(_module("python-qpid-proton", "proton", MESSAGES_INSTALL))
     found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     checks.append(Finding("Chromium", found is not None, found or "not found", ("chromium",), ("chromium",)))
@@ -282,10 +111,8 @@ def _module(name: str, module: str, fix: str) -> Finding:
 
 def run_checks(settings: BoxKojiConfig) -> dict[str, list[Finding]]:
     groups = {"both runtimes": common_checks(settings)}
-    if settings.runtime in ("auto", "processes"):
-        groups["processes runtime"] = processes_checks(settings)
-    if settings.runtime in ("auto", "containers"):
-        groups["containers runtime"] = containers_checks(settings)
+    for name in runtimes.considered(settings.runtime):
+        groups[f"{name} runtime"] = runtimes.doctor_checks(name, settings)
     groups[OPTIONAL] = optional_checks(settings)
     return groups
 

@@ -166,11 +166,20 @@ class Environment:
     def hub_state(self) -> HubState:
         """Snapshots and the empty state (taken on first use, with the builders running)."""
         if self._state is None:
-            store, topdir = self.directory / "snapshots", self.start_hub().topdir
-            self._state = HubState(self.start_postgres(), topdir, store, self.forget_sessions)
+            self._state = self.new_hub_state()
             if self._workers is not None:
                 self._state.before_each_test(self._workers.before_test)
         return self._state
+
+    takes_empty_state = True  # a `boxkoji` verb's environment takes only the snapshots it asks for
+
+    def new_hub_state(self) -> HubState:
+        """The hub's snapshots; with the empty state every test starts from taken now."""
+        topdir, store = self.start_hub().topdir, self.directory / "snapshots"
+        state = HubState(self.start_postgres(), topdir, store, self.forget_sessions)
+        if self.takes_empty_state:
+            state.take_empty()
+        return state
 
     def change_empty_state(self, change: Callable[[], None]) -> None:
         """Run `change` so that every test's state has it (builders joining)."""

@@ -9,7 +9,8 @@ container's log. Nothing here names a service: whatever runs in the graph is rea
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -125,3 +126,20 @@ def tail(text: str, max_lines: int, where: str) -> str:
         return "\n".join(lines)
     cut = len(lines) - max_lines
     return "\n".join([f"({cut} earlier lines of this test not shown: {where})", *lines[-max_lines:]])
+
+
+def follow_file(path: Path, going: Callable[[], bool], poll: float = 0.2) -> Iterator[str]:
+    """The file's text, then (while `going()`) what is appended to it, like `tail -f`."""
+    try:
+        handle = open(path, errors="replace")  # noqa: SIM115 - closed below, the generator may stop early
+    except FileNotFoundError:
+        return
+    with handle:
+        while True:
+            chunk = handle.read()
+            if chunk:
+                yield chunk
+            elif not going():
+                return
+            else:
+                time.sleep(poll)

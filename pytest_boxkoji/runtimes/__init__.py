@@ -16,6 +16,7 @@ from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
+    from pytest_boxkoji.findings import Finding
     from pytest_boxkoji.servicelogs import LogSource
     from pytest_boxkoji.servicespy import ServicesPython
 
@@ -135,3 +136,46 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path, attach: 
         base_image=config.base_image or containers.DEFAULT_BASE,
         attach=attach,
     )
+
+
+def sweep_marker(runtime: str, marker: str) -> None:
+    """Remove everything carrying `marker` that a recorded environment of `runtime` left, when
+    it can no longer be taken over (its directory or network is gone): each runtime its own way."""
+    from pytest_boxkoji.errors import BoxKojiError
+    from pytest_boxkoji.runtimes import processes
+
+    processes.sweep(marker)  # a containers box's helpers (a foreground `up`) are processes too
+    if runtime == "containers":
+        from pytest_boxkoji.runtimes import containers
+
+        client, problem = containers.probe()
+        if client is None:
+            raise BoxKojiError(problem)
+        containers.sweep_marker(client, marker)
+
+
+def builds_services_python(runtime: str) -> bool:
+    """The runtime builds the services' Python on this host from --boxkoji-services-python
+    (containers bake it into their image)."""
+    return runtime == "processes"
+
+
+def runs_host_programs(runtime: str) -> bool:
+    """The services may run as this host's programs (processes, or auto's first choice)."""
+    return runtime in ("auto", "processes")
+
+
+def considered(runtime: str) -> tuple[str, ...]:
+    """The runtimes a --boxkoji-runtime setting may end up with (auto: either)."""
+    return ("processes", "containers") if runtime == "auto" else (runtime,)
+
+
+def doctor_checks(runtime: str, config: BoxKojiConfig) -> list[Finding]:
+    """`boxkoji doctor`'s checks of one runtime, by that runtime."""
+    if runtime == "containers":
+        from pytest_boxkoji.runtimes import containers
+
+        return containers.doctor_checks(config)
+    from pytest_boxkoji.runtimes import processes
+
+    return processes.doctor_checks(config)

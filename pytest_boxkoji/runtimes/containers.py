@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ import psutil
 from pytest_boxkoji import hostprogs, ports, progress, servicespy
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.findings import Finding
 from pytest_boxkoji.runtimes.tools import Endpoint
 from pytest_boxkoji.runtimes.wait import wait_ready
 from pytest_boxkoji.servicelogs import FileLog, LogSource
@@ -152,6 +154,18 @@ def sweep_stale(client: Any) -> list[str]:
             remove_network(network)
             removed.append(network.name)
     return removed
+
+
+def sweep_marker(client: Any, marker: str) -> None:
+    """Remove the containers and networks of one session (its record says it is gone)."""
+    for container in listed(client, f"{LABEL}={marker}"):
+        try:
+            container.remove(force=True)
+        except Exception as exc:
+            if not gone(exc):
+                raise
+    for network in client.networks.list(filters={"label": f"{LABEL}={marker}"}):
+        remove_network(network)
 
 
 def remove_network(network: Any) -> None:
@@ -714,3 +728,86 @@ class ContainersRuntime:
             remove_network(self.network)
         except Exception as exc:  # the containers are gone; the session's teardown goes on
             log.warning("could not remove the network %s: %s", self.network.name, exc)
+
+
+def doctor_checks(settings: BoxKojiConfig) -> list[Finding]:
+    """`boxkoji doctor`: the containers extra, an engine that answers, Podman's DNS between
+    containers and its firewall, the base image."""
+    extra = all(importlib.util.find_spec(m) is not None for m in ("docker", "testcontainers"))
+    checks = [
+        Finding(
+            "containers extra",
+            extra,
+            "docker and testcontainers importable" if extra else "docker/testcontainers not installed",
+            fix=EXTRA_HINT,
+        )
+    ]
+    if not extra:
+        return checks
+    client, problem = probe()
+    engine_installed = bool(shutil.which("podman") or shutil.which("docker"))
+    checks.append(
+        Finding(
+            "container engine",
+            client is not None,
+            "answers" if client is not None else problem,
+            () if engine_installed else ("podman", "runc"),
+            () if engine_installed else ("podman",),
+            fix="podman system service --time=0 unix:///run/podman/podman.sock & "
+            "export DOCKER_HOST=unix:///run/podman/podman.sock",
+        )
+    )
+    if shutil.which("podman"):
+        checks.append(_podman_dns())
+        # netavark sets up every network with iptables; without it no container starts
+        # ("netavark: No such file or directory"), and Podman's packages only recommend it.
+        iptables = shutil.which("iptables") or next(
+            (p for p in ("/usr/sbin/iptables", "/sbin/iptables") if Path(p).exists()), None
+        )
+        checks.append(
+            Finding(
+                "iptables (netavark's firewall)",
+                iptables is not None,
+                iptables or "not found",
+                ("iptables",),
+                ("iptables",),
+            )
+        )
+    if client is not None:
+        base = DEFAULT_BASE
+        present = bool(client.images.list(name=base))
+        checks.append(
+            Finding(
+                "base image",
+                present,
+                base + (" present" if present else " not present; it is pulled at first use"),
+                fix=f"docker pull {base} (or, offline: debootstrap --variant=minbase bookworm "
+                f"/tmp/rootfs && tar -C /tmp/rootfs -c . | podman import - {base})",
+            )
+        )
+    return checks
+
+
+def _podman_dns() -> Finding:
+    """Containers find each other by name only with netavark + aardvark-dns (CNI has no DNS here)."""
+    backend = subprocess.run(
+        ["podman", "info", "--format", "{{.Host.NetworkBackend}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dns = any(
+        Path(d, "aardvark-dns").exists()
+        for d in ("/usr/lib/podman", "/usr/libexec/podman", "/usr/local/lib/podman")
+    )
+    ok = backend == "netavark" and dns
+    detail = f"network backend {backend or 'unknown'}, aardvark-dns {'found' if dns else 'missing'}"
+    return Finding(
+        "Podman DNS between containers",
+        ok,
+        detail,
+        ("netavark", "aardvark-dns"),
+        ("netavark", "aardvark-dns"),
+        fix='network_backend = "netavark" under [network] in /etc/containers/conf, then '
+        "`podman system reset` (drops existing containers) or restart the Podman service",
+    )

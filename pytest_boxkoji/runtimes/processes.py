@@ -6,9 +6,9 @@ import contextlib
 import logging
 import os
 import pwd
+import shutil
 import signal
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,13 +17,14 @@ from mirakuru import SimpleExecutor
 from mirakuru.base import ENV_UUID
 from mirakuru.exceptions import ProcessFinishedWithError
 
-from pytest_boxkoji import hostprogs, ports, servicespy
+from pytest_boxkoji import findings, hostprogs, ports, servicespy
 from pytest_boxkoji.config import BoxKojiConfig
+from pytest_boxkoji.findings import Finding
 from pytest_boxkoji.runtimes.tools import Endpoint, HostTools
 from pytest_boxkoji.runtimes.wait import wait_ready
-from pytest_boxkoji.servicelogs import LogSource, file_sources
+from pytest_boxkoji.servicelogs import LogSource, file_sources, follow_file
 from pytest_boxkoji.services import Service
-from pytest_boxkoji.servicespy import ServicesPython
+from pytest_boxkoji.servicespy import ServicesPython, interpreter_says
 
 log = logging.getLogger(__name__)
 SESSION_MARKER = "BOXKOJI_SESSION"
@@ -305,23 +306,6 @@ class ProcessesRuntime:
             log.warning("killed leftover processes %s of session %s", leftovers, self.marker)
 
 
-def follow_file(path: Path, going: Callable[[], bool], poll: float = 0.2) -> Iterator[str]:
-    """The file's text, then (while `going()`) what is appended to it, like `tail -f`."""
-    try:
-        handle = open(path, errors="replace")  # noqa: SIM115 - closed below, the generator may stop early
-    except FileNotFoundError:
-        return
-    with handle:
-        while True:
-            chunk = handle.read()
-            if chunk:
-                yield chunk
-            elif not going():
-                return
-            else:
-                time.sleep(poll)
-
-
 def session_pids(marker: str) -> list[int]:
     """Every live process carrying this session's marker, whoever started it."""
     found = []
@@ -343,3 +327,64 @@ def sweep(marker: str) -> list[int]:
         except ProcessLookupError:
             pass
     return pids
+
+
+def doctor_checks(settings: BoxKojiConfig) -> list[Finding]:
+    """`boxkoji doctor`: the host's programs, the Python the services' virtualenv is made from
+    (venv, headers, a compiler for mod_wsgi, kojid's system modules), the service user."""
+    programs = (*hostprogs.PROCESSES_RUNTIME, hostprogs.APACHE, hostprogs.CREATEREPO)
+    checks = [findings.program(p) for p in programs]
+    python = settings.services_python
+    if not python.exists():
+        checks.append(
+            Finding(
+                "services' Python",
+                False,
+                f"{python} does not exist",
+                ("python3", "python3-venv"),
+                ("python3",),
+            )
+        )
+        return checks
+    ok, why = findings.imports(str(python), "venv, ensurepip")
+    checks.append(
+        Finding(f"venv for {python}", ok, "available" if ok else why, ("python3-venv",), ("python3",))
+    )
+    ask = "import sysconfig; print(sysconfig.get_paths()['include'])"
+    include = interpreter_says(python, ask).stdout.strip()
+    header = Path(include) / "Python.h"
+    checks.append(
+        Finding(
+            "Python headers (mod_wsgi build)",
+            header.exists(),
+            str(header) if header.exists() else f"{header} missing",
+            ("python3-dev",),
+            ("python3-devel",),
+        )
+    )
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    checks.append(Finding("C compiler", compiler is not None, compiler or "no gcc or cc", ("gcc",), ("gcc",)))
+    ok, why = findings.imports(str(python), "rpm, dnf, librepo")
+    checks.append(
+        Finding(
+            f"kojid's system modules for {python}",
+            ok,
+            "rpm, dnf, librepo importable" if ok else why,
+            ("python3-rpm", "python3-dnf", "python3-librepo"),
+            ("python3-rpm", "python3-dnf", "python3-librepo"),
+        )
+    )
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(settings.service_user)
+            checks.append(Finding("service user (under root)", True, settings.service_user))
+        except KeyError:
+            checks.append(
+                Finding(
+                    "service user (under root)",
+                    False,
+                    f"no user {settings.service_user!r}",
+                    fix=f"useradd --system {settings.service_user} (or --boxkoji-service-user=nobody)",
+                )
+            )
+    return checks

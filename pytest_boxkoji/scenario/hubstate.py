@@ -24,7 +24,11 @@ class HubState:
         self._forget_sessions = forget_sessions  # sessions live in the database: restores end them
         self._before_restore: list[Callable[[HubState], None]] = []
         self._on_rebase: list[Callable[[], None]] = []
-        self.snapshots.take(EMPTY)  # the hub as it started: nothing but the admin
+
+    def take_empty(self) -> None:
+        """The hub as it is now (as it started: nothing but the admin) is what every test
+        starts from."""
+        self.snapshots.take(EMPTY)
 
     def before_each_test(self, hook: Callable[[HubState], None]) -> None:
         """Run `hook(self)` when a test's state is prepared (a builder crew checks itself and may
