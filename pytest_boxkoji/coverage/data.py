@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import coverage
 
+from pytest_boxkoji import inside
 from pytest_boxkoji.coverage.parsed import ParsedSources, ReportingCoverage
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
 
 log = logging.getLogger(__name__)
-APP = Path(__file__).parent / "wsgi_app.py"
+APP = inside.DIRECTORY / "wsgi_app.py"
 # What each measured service runs of Koji's tree: directories, or single files (kojira).
 SOURCES = {
     "hub": ("kojihub", "plugins/hub"),

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-APP = Path(__file__).parent / "recording_app.py"  # runs in the hub, not here
+from pytest_boxkoji import inside
+
+APP = inside.DIRECTORY / "recording_app.py"  # runs in the hub, not here
 UNSUPPORTED = "#unsupported"
 
 

@@ -6,11 +6,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_boxkoji import inside
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
 
-LAUNCHER = Path(__file__).parent / "daemon_launcher.py"
-NOMOCK = Path(__file__).parent / "boxkoji_nomock.py"
+LAUNCHER = inside.DIRECTORY / "daemon_launcher.py"
+NOMOCK = inside.DIRECTORY / "boxkoji_nomock.py"
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_boxkoji import inside
+
 FIXED_DIR = "/etc/koji-hub/plugins/"
-LOADER = Path(__file__).parent / "boxkoji_plugin_conf.py"
+LOADER = inside.DIRECTORY / "boxkoji_plugin_conf.py"
 Sections = dict[str, dict[str, str]]  # [section] -> option -> value, as an ini file has them
 # The configparser getters a plugin reads options with, and the type each expects.
 GETTERS = {

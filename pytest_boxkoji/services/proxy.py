@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_boxkoji import box, clients, hostprogs
+from pytest_boxkoji import box, clients, hostprogs, inside
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
 from pytest_boxkoji.partnames import HUB, ORCH, PROXY, PYTHON, SOURCE, WEB
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
@@ -22,7 +22,7 @@ from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services.apache import PROXY_TOKEN
 
 MANIFEST = "manifest.json"  # in the health service's directory
-HEALTH_SCRIPT = Path(__file__).resolve().parent.parent / "health.py"
+HEALTH_SCRIPT = inside.DIRECTORY / "health.py"
 
 
 @dataclass(frozen=True)
