@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import time
 import types
 import typing
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from filelock import FileLock
 
+from pytest_boxkoji.config import BOX_NAME
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.runtimes import builds_services_python
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from pytest_boxkoji.kojisrc import KojiSource
 
 T = TypeVar("T")
-NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 FORMAT = 3  # 2: each hub's service env; 3: each part records itself (graph.Part.record), the broker too
 
 
@@ -77,7 +76,7 @@ def store(cache_dir: Path) -> Path:
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name):
+    if not BOX_NAME.match(name):
         raise BoxKojiError(f"environment name {name!r}: use letters, digits, '.', '_' and '-' only")
     return name
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from pytest_boxkoji.config import RUNTIMES
+from pytest_boxkoji import commands, doctor
+from pytest_boxkoji.config import RUNTIMES, config_from_environment
 from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.scenario.validate import validate_files
 
 EPILOG = "Reads the same BOXKOJI_* variables as the plugin (BOXKOJI_CACHE_DIR, BOXKOJI_KOJI_SOURCE...)."
 
@@ -181,7 +183,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from pytest_boxkoji.config import config_from_environment
 
     given = {
         "boxkoji_runtime": getattr(args, "runtime", None),
@@ -197,13 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
     try:
         if args.command == "scenario" and args.action == "validate":
-            from pytest_boxkoji.scenario.validate import validate_files
-
             return validate_files(args.files, args.dir)
         config = _config(args)
         if args.command == "doctor":
-            from pytest_boxkoji import doctor
-
             return doctor.main(config)
         return _run(args, config)
     except pytest.UsageError as exc:
@@ -217,7 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, config: Any) -> int:
-    from pytest_boxkoji import commands
 
     name = args.name
     if args.command == "up":

@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from pytest_boxkoji import attach, box, clients, runtimes
+from pytest_boxkoji import attach, box, clients, runas, runtimes
 from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.attach import AttachedEnvironment
 from pytest_boxkoji.box import NoBox
@@ -329,7 +329,6 @@ def user_environment(env: AttachedEnvironment, user: str) -> dict[str, str]:
     """What a shell needs to act as `user`: what koji_run gives a program (runas.py: the realm, a
     fresh ticket, the koji profile in a home of its own, as Koji tools read it), and the koji
     command on PATH."""
-    from pytest_boxkoji import runas
 
     koji_bin = str(Path(clients.koji_command()).parent)
     return {

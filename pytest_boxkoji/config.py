@@ -7,6 +7,7 @@ command line, ``boxkoji_koji_source`` in ini, ``BOXKOJI_KOJI_SOURCE`` in the env
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 import platformdirs
 import pytest
 
+from pytest_boxkoji.coverage.data import check_report_kind
+
 DEFAULT_KOJI_VERSION = "1.35.3"
+BOX_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a recorded box's name (box.py): a file name
 RUNTIMES = ("auto", "processes", "containers")
 LOGS = ("on-failure", "all", "no")
 XDIST_SHARE = ("auto", "no")
@@ -314,15 +318,13 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         ) from None
     workers = _whole_number(values, "boxkoji_workers", "the number of builders", 0)
     hubs = _whole_number(values, "boxkoji_hubs", "the number of hubs", 1)
-    from pytest_boxkoji.box import NAME
 
-    if not NAME.match(values["boxkoji_box"] or "default"):
+    if not BOX_NAME.match(values["boxkoji_box"] or "default"):
         raise pytest.UsageError(
             f"--boxkoji-box={values['boxkoji_box']!r}: use letters, digits, '.', '_' and '-' only"
         )
     stats, stats_json = _flag_or_path(values["boxkoji_stats"], "--boxkoji-stats", ".json")
     reports = tuple(values["cov_hub_report"] or ("term",))
-    from pytest_boxkoji.coverage.data import check_report_kind
 
     for kind in reports:
         problem = check_report_kind(kind)

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 from pytest_boxkoji import findings, hostprogs, kojisrc, runtimes
+from pytest_boxkoji.browser import BROWSERS, INSTALL
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import KojiSourceError
 from pytest_boxkoji.findings import Finding
+from pytest_boxkoji.messages import INSTALL as MESSAGES_INSTALL
 
 
 def distribution() -> str:
@@ -90,8 +92,6 @@ def optional_checks(settings: BoxKojiConfig) -> list[Finding]:
     """What only some fixtures need: nginx for `proxy` and RabbitMQ for `koji_messages`
     (processes runtime; the containers runtime builds their images), Playwright and a Chromium
     for `koji_browser`, python-qpid-proton for `koji_messages`."""
-    from pytest_boxkoji.browser import BROWSERS, INSTALL
-    from pytest_boxkoji.messages import INSTALL as MESSAGES_INSTALL
 
     checks = []
     if runtimes.runs_host_programs(settings.runtime):

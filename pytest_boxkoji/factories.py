@@ -14,8 +14,9 @@ from typing import Any
 import koji
 import pytest
 
-from pytest_boxkoji import progress, shared
+from pytest_boxkoji import attach, cg, progress, reporting, runas, shared
 from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
+from pytest_boxkoji.browser import KojiBrowser
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
@@ -24,7 +25,9 @@ from pytest_boxkoji.errors import BoxKojiError, KojiSourceUnavailable
 from pytest_boxkoji.graph import Key
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 from pytest_boxkoji.partnames import PROXY, WEB
+from pytest_boxkoji.scenario.apply import import_build
 from pytest_boxkoji.scenario.loader import ScenarioError
+from pytest_boxkoji.scenario.schema import Build
 
 SessionFactory = Callable[..., koji.ClientSession]
 
@@ -46,8 +49,6 @@ def environment() -> Any:
     def boxkoji_environment(request: pytest.FixtureRequest) -> Iterator[Environment]:
         cfg = _enabled_config(request)
         if cfg.reuse:
-            from pytest_boxkoji import attach
-
             try:
                 env: Environment = attach.reuse(cfg)  # left running when the session ends
             except KojiSourceUnavailable as exc:
@@ -228,8 +229,6 @@ def build_factory() -> Any:
 
     @pytest.fixture
     def koji_build_factory(boxkoji: Environment) -> Callable[..., dict[str, Any]]:
-        from pytest_boxkoji.scenario.apply import import_build
-        from pytest_boxkoji.scenario.schema import Build
 
         def make(
             name: str,
@@ -264,7 +263,6 @@ def cg_import() -> Any:
 
     @pytest.fixture
     def koji_cg_import(koji_scenario: Any) -> Iterator[Callable[..., dict[str, Any]]]:
-        from pytest_boxkoji import cg
 
         sessions: dict[str, koji.ClientSession] = {}
 
@@ -300,7 +298,6 @@ def run() -> Any:
 
     @pytest.fixture(scope="session")
     def koji_run(boxkoji: Environment) -> Callable[..., Any]:
-        from pytest_boxkoji import runas
 
         def run_as(args: Any, user: str = ORDINARY_USER, auth: Auth = "gssapi", **options: Any) -> Any:
             return runas.run(boxkoji, args, user, auth, **options)
@@ -315,7 +312,6 @@ def hub_calls() -> Any:
 
     @pytest.fixture
     def koji_hub_calls(request: pytest.FixtureRequest, boxkoji: Environment) -> Any:
-        from pytest_boxkoji import reporting
 
         return reporting.hub_calls(request.node, boxkoji)
 
@@ -342,7 +338,6 @@ def browser(via: Via = "hub") -> Any:
 
     @pytest.fixture
     def koji_browser(boxkoji: Environment, _boxkoji_browsers: dict[str, Any]) -> Iterator[Any]:
-        from pytest_boxkoji.browser import KojiBrowser
 
         if via not in _boxkoji_browsers:
             with _skip_without_source(boxkoji):

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from pytest_boxkoji import factories, partnames, reporting, shared
+from pytest_boxkoji.browser import artifacts_directory
 from pytest_boxkoji.config import add_options, read_config
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
+from pytest_boxkoji.scenario.validate import validate_markers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,7 +46,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     cfg = session.config.stash[CONFIG_KEY]
     if not cfg.validate_scenarios:
         return
-    from pytest_boxkoji.scenario.validate import validate_markers
 
     code, report = validate_markers(session.items, cfg.scenario_dirs)
     pytest.exit(report, returncode=code)
@@ -84,7 +85,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     browser = getattr(item, "funcargs", {}).get("koji_browser")
     if report.when == "call" and report.failed and browser is not None:
         # Now, while the page is still open: the fixture's teardown closes it.
-        from pytest_boxkoji.browser import artifacts_directory
 
         try:
             kept = browser.save_artifacts(artifacts_directory(item))

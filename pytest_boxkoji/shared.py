@@ -48,6 +48,7 @@ import pytest
 from filelock import FileLock
 
 from pytest_boxkoji import attach, box, parts
+from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.keys import CONFIG_KEY
 from pytest_boxkoji.orch import Orch
@@ -179,7 +180,6 @@ class Shared:
             return self._attached
 
     def _start(self) -> None:
-        from pytest_boxkoji.environment import Environment
 
         # keep: its services must outlive this worker (containers: no pid label for the sweeps).
         env = Environment(replace(self.config, keep=True))

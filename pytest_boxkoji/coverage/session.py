@@ -10,6 +10,7 @@ from pathlib import Path
 import coverage
 import pytest
 
+from pytest_boxkoji import kojisrc
 from pytest_boxkoji.coverage.data import measured, report, source_files
 from pytest_boxkoji.coverage.parsed import ParsedSources
 from pytest_boxkoji.errors import KojiSourceUnavailable
@@ -94,7 +95,6 @@ def finish(session: pytest.Session) -> None:
 
 
 def _koji_src(config: pytest.Config) -> Path:
-    from pytest_boxkoji import kojisrc
 
     cfg = config.stash[CONFIG_KEY]
     return kojisrc.resolve(cfg.koji_source, cfg.cache_dir, cfg.koji_source_explicit).path

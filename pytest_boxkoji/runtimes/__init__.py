@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pytest_boxkoji import hostprogs
+from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.runtimes import containers, processes
+from pytest_boxkoji.runtimes.processes import ProcessesRuntime
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Service
 
@@ -107,16 +110,12 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path, attach: 
     program is here; else containers. `attach`: to a detached session of that marker."""
     import os
 
-    from pytest_boxkoji.errors import BoxKojiError
-    from pytest_boxkoji.runtimes.processes import ProcessesRuntime
-
     user = config.service_user if os.geteuid() == 0 else None
     if config.runtime == "processes":
         return ProcessesRuntime(user, marker, keep=config.keep)
     missing = [p for p in hostprogs.PROCESSES_RUNTIME if hostprogs.locate(p) is None]
     if config.runtime == "auto" and not missing:
         return ProcessesRuntime(user, marker, keep=config.keep)
-    from pytest_boxkoji.runtimes import containers
 
     client, problem = containers.probe()
     if client is None:
@@ -141,13 +140,9 @@ def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path, attach: 
 def sweep_marker(runtime: str, marker: str) -> None:
     """Remove everything carrying `marker` that a recorded environment of `runtime` left, when
     it can no longer be taken over (its directory or network is gone): each runtime its own way."""
-    from pytest_boxkoji.errors import BoxKojiError
-    from pytest_boxkoji.runtimes import processes
 
     processes.sweep(marker)  # a containers box's helpers (a foreground `up`) are processes too
     if runtime == "containers":
-        from pytest_boxkoji.runtimes import containers
-
         client, problem = containers.probe()
         if client is None:
             raise BoxKojiError(problem)
@@ -173,9 +168,6 @@ def considered(runtime: str) -> tuple[str, ...]:
 def doctor_checks(runtime: str, config: BoxKojiConfig) -> list[Finding]:
     """`boxkoji doctor`'s checks of one runtime, by that runtime."""
     if runtime == "containers":
-        from pytest_boxkoji.runtimes import containers
-
         return containers.doctor_checks(config)
-    from pytest_boxkoji.runtimes import processes
 
     return processes.doctor_checks(config)

@@ -39,6 +39,7 @@ from pytest_boxkoji.runtimes.tools import Endpoint
 from pytest_boxkoji.runtimes.wait import wait_ready
 from pytest_boxkoji.servicelogs import FileLog, LogSource
 from pytest_boxkoji.services import Service
+from pytest_boxkoji.workspace import OWNER_FILE
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,6 @@ def _abandoned(labels: dict[str, str]) -> bool:
     """Its session ended without teardown, as the processes runtime's sweep reads it: the
     workspace's owner.pid names a process that is gone, or the workspace itself is gone. A kept
     environment (--boxkoji-keep, `boxkoji up --detach`) has no owner.pid: it stays."""
-    from pytest_boxkoji.workspace import OWNER_FILE
 
     directory = labels.get(DIR_LABEL)
     if not directory:  # made by an older version: its pid label is all there is

@@ -16,6 +16,7 @@ import yaml
 
 from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.scenario.schema import BUILTIN
+from pytest_boxkoji.scenario.state import parse_policy
 
 if TYPE_CHECKING:
     from pytest_boxkoji.environment import Environment
@@ -142,7 +143,6 @@ def dump(
 
 def of_environment(env: Environment) -> list[Doc]:
     """Every object of the environment's hub, its scenario hub settings and policy included."""
-    from pytest_boxkoji.scenario.state import parse_policy
 
     hub, source = env.start_hub(), env.source()
     return dump(

@@ -20,6 +20,7 @@ from pytest_boxkoji.partnames import HUB, ORCH, PROXY, PYTHON, SOURCE, WEB
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services.apache import PROXY_TOKEN
+from pytest_boxkoji.templates import render
 
 MANIFEST = "manifest.json"  # in the health service's directory
 HEALTH_SCRIPT = inside.DIRECTORY / "health.py"
@@ -153,7 +154,6 @@ def configure(
     upstreams: dict[str, object],
     credentials: dict[str, Path],
 ) -> Path:
-    from pytest_boxkoji.templates import render
 
     conf, run, logs = (directory / part for part in ("conf", "run", "logs"))
     for path in (conf, run, logs):
