@@ -65,8 +65,8 @@ def test_the_sweep_removes_what_a_crashed_session_left(cache_dir, monkeypatch):
     stand_in = subprocess.Popen(["sleep", "300"])
     try:
         crashed = str(stand_in.pid)
-        alive = containers._alive
-        monkeypatch.setattr(containers, "_alive", lambda pid: pid != crashed and alive(pid))
+        alive = containers.engine._alive
+        monkeypatch.setattr(containers.engine, "_alive", lambda pid: pid != crashed and alive(pid))
         labels = {containers.LABEL: "crashed-session", containers.PID_LABEL: crashed}
         network = engine.networks.create("boxkoji-crashed-session", labels=labels)
         leftover = engine.containers.create(image, ["sleep", "60"], labels=labels)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pytest_boxkoji.runtimes.containers import _written
+from pytest_boxkoji.runtimes.containers.logs import _written
 from pytest_boxkoji.servicelogs import FileLog, Marks, file_sources
 from pytest_boxkoji.services import Check, Service
 
