@@ -1,7 +1,7 @@
 """What the services logged during a test: where each log ended when the test began, and what
 was added since.
 
-A runtime says where a service's output goes (`Runtime.log_sources`): files in both runtimes
+A runtime says where a service's output goes (`Inspection.log_sources`): files in both runtimes
 (`Service.log`, `Service.extra_logs`), except that in containers the program's own output is the
 container's log. Nothing here names a service: whatever runs in the graph is read.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
-    from pytest_boxkoji.runtimes import Runtime
+    from pytest_boxkoji.runtimes import Inspection
 
 MAX_LINES = 200  # per log and test: the end of a long log is what explains a failure
 
@@ -92,7 +92,7 @@ class Marks:
     sources: dict[str, tuple[str, LogSource]] = field(default_factory=dict)  # key: (service, source)
 
     @classmethod
-    def take(cls, runtime: Runtime, services: Iterable[Service]) -> Marks:
+    def take(cls, runtime: Inspection, services: Iterable[Service]) -> Marks:
         marks = cls()
         for name, source in _sources(runtime, services):
             marks.positions[source.key] = source.position()
@@ -100,7 +100,7 @@ class Marks:
         return marks
 
     def sections(
-        self, runtime: Runtime, services: Iterable[Service], max_lines: int = MAX_LINES
+        self, runtime: Inspection, services: Iterable[Service], max_lines: int = MAX_LINES
     ) -> list[tuple[str, str]]:
         """(title, text) of every log that grew since the mark: services that started since are
         read from their start, services that stopped since as far as their logs remain."""
@@ -116,7 +116,7 @@ class Marks:
         return sections
 
 
-def _sources(runtime: Runtime, services: Iterable[Service]) -> list[tuple[str, LogSource]]:
+def _sources(runtime: Inspection, services: Iterable[Service]) -> list[tuple[str, LogSource]]:
     return [(service.name, source) for service in services for source in runtime.log_sources(service)]
 
 

@@ -24,11 +24,8 @@ if TYPE_CHECKING:
     from pytest_boxkoji.servicespy import ServicesPython
 
 
-class Runtime(Protocol):
-    name: str
-    # Traits: the services see their own filesystem (an image), not this host's programs.
-    own_filesystem: bool
-    mounts: list[Path]  # host directories made visible to the services (mount()), in order
+class Lifecycle(Protocol):
+    """Starting and stopping services."""
 
     def start(self, service: Service) -> None:
         """Start the service and return once its readiness check passes (runtimes/wait.py)."""
@@ -49,6 +46,10 @@ class Runtime(Protocol):
         """Those of `services` no longer running, in one look where the runtime can (it runs
         before every test that has builders: the restore's critical path)."""
 
+
+class Inspection(Protocol):
+    """What a service is doing and wrote."""
+
     def logs(self, service: Service) -> str:
         """The last lines of what the service wrote, for error messages."""
 
@@ -68,6 +69,10 @@ class Runtime(Protocol):
     def pids(self) -> list[int]:
         """Host process ids of everything this runtime started and is still running."""
 
+
+class Placement(Protocol):
+    """Where a service's ports, programs, files and Python are."""
+
     def endpoint(self, service: str, port: int, client_port: int | None = None) -> Endpoint:
         """An address for the service's port, as it binds it and as the test process reaches it
         (on `client_port` when given, else on a free one)."""
@@ -81,19 +86,15 @@ class Runtime(Protocol):
     def services_python(self, config: BoxKojiConfig, koji_version: str) -> ServicesPython:
         """The Python the hub, kojid and kojira run in."""
 
+
+class Keeping(Protocol):
+    """Services that outlive this process: the record's refs, taking them over, letting go."""
+
     def refs(self) -> dict[str, str]:
         """What identifies each running service outside this process (pid, container id)."""
 
     def adopt(self, service: Service, ref: str, endpoints: Sequence[Endpoint] = ()) -> None:
         """Take over a service another process started and detached, by its ref (refs() there)."""
-
-    def share(self, service: Service, other: Runtime) -> list[str]:
-        """Make `service` (this runtime's) reachable by the services `other` starts, under its
-        usual address (pytest-xdist workers sharing a KDC); what `unshare` undoes, once the
-        service has stopped."""
-
-    def unshare(self, names: Sequence[str]) -> None:
-        """Remove what `share` made for runtimes that have ended (a worker's network)."""
 
     def detach(self) -> None:
         """Forget every service without stopping it (--boxkoji-keep)."""
@@ -103,6 +104,28 @@ class Runtime(Protocol):
 
     def close(self) -> None:
         """Release what the runtime itself holds (a network); after every service has stopped."""
+
+
+class Sharing(Protocol):
+    """pytest-xdist: a service of one session reachable by another's."""
+
+    def share(self, service: Service, other: Runtime) -> list[str]:
+        """Make `service` (this runtime's) reachable by the services `other` starts, under its
+        usual address (pytest-xdist workers sharing a KDC); what `unshare` undoes, once the
+        service has stopped."""
+
+    def unshare(self, names: Sequence[str]) -> None:
+        """Remove what `share` made for runtimes that have ended (a worker's network)."""
+
+
+class Runtime(Lifecycle, Inspection, Placement, Keeping, Sharing, Protocol):
+    """Everything the rest of the plugin may ask of a runtime, by concern; a caller that needs one
+    concern only can ask for that protocol."""
+
+    name: str
+    # Traits: the services see their own filesystem (an image), not this host's programs.
+    own_filesystem: bool
+    mounts: list[Path]  # host directories made visible to the services (mount()), in order
 
 
 def choose_runtime(config: BoxKojiConfig, marker: str, directory: Path, attach: bool = False) -> Runtime:

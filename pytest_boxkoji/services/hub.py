@@ -15,7 +15,7 @@ from pytest_boxkoji.graph import Context, Part, Recording, Restoring
 from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
 from pytest_boxkoji.orch import Credential
 from pytest_boxkoji.partnames import COVERAGE, HUB, HUB_CREDENTIALS, ORCH, POSTGRES, PYTHON, SOURCE
-from pytest_boxkoji.runtimes import Runtime
+from pytest_boxkoji.runtimes import Lifecycle
 from pytest_boxkoji.services import Service, apache, hub_config, hub_plugins
 from pytest_boxkoji.services.hub_config import HubConfig
 
@@ -29,7 +29,7 @@ class Hub:
     def __init__(
         self,
         hubs: list[tuple[HubConfig, Service]],
-        runtime: Runtime,
+        runtime: Lifecycle,  # it restarts its services to reload them
         koji_config: Path,
         coverage: KojiCoverage | None,
         calls_log: Path | None = None,
