@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from filelock import FileLock
 
 from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.errors import ServicesPythonError
+
+MESSAGES = "messages"  # the extra of the hub's protonmsg plugin
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class Requirement:
     # The Debian package the container images take instead: these have no Linux wheel on PyPI
     # (gssapi builds from source), and the images install wheels only.
     debian: str | None = None
+    # Installed only when a session needs it (the processes runtime): python-qpid-proton compiles
+    # its C library for a minute, and only the hub's protonmsg plugin (the broker) imports it.
+    extra: str | None = None
 
 
 # What Koji's server code imports (the koji library itself comes from the source tree). The one
@@ -53,7 +59,7 @@ REQUIREMENTS = (
     # --cov-hub and the others: the data format of the test process's coverage; 7.10.4 brought
     # `patch = fork`, which --cov-workers needs for the children kojid forks per task.
     Requirement("coverage>=7.10.4,<8"),
-    Requirement("python-qpid-proton", debian="python3-qpid-proton"),  # the protonmsg hub plugin
+    Requirement("python-qpid-proton", debian="python3-qpid-proton", extra=MESSAGES),  # protonmsg
 )
 # 6.x hangs request threads as soon as a trace function runs (coverage); 5.0.2 does not.
 MOD_WSGI = "mod_wsgi==5.0.2"
@@ -78,10 +84,24 @@ class ServicesPython:
 
     root: Path
     mod_wsgi: Path
+    baked: bool = False  # in an image: every extra is there already
 
     @property
     def python(self) -> Path:
         return self.root / "bin" / "python"
+
+    def ensure_extra(self, extra: str) -> None:
+        """The packages of `extra` installed too (once per virtualenv, under its lock)."""
+        if self.baked or (self.root / f"{MARKER}-{extra}").exists():
+            return
+        with FileLock(str(self.root) + ".lock"):
+            if (self.root / f"{MARKER}-{extra}").exists():
+                return
+            specs = [r.spec for r in REQUIREMENTS if r.extra == extra]
+            with progress.slow(f"adding {', '.join(specs)} to the services' Python (once)"):
+                _run([*_pip(self.root), *specs], self.root, remove_on_failure=False)
+                _make_readable(self.root)
+            (self.root / f"{MARKER}-{extra}").write_text("")
 
 
 def interpreter_says(interpreter: Path, code: str) -> subprocess.CompletedProcess[str]:
@@ -122,10 +142,13 @@ def _load(root: Path) -> ServicesPython:
     return ServicesPython(root, Path(info["mod_wsgi"]))
 
 
-def _run(command: list[str], root: Path, env: dict[str, str] | None = None) -> str:
+def _run(
+    command: list[str], root: Path, env: dict[str, str] | None = None, remove_on_failure: bool = True
+) -> str:
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
+        if remove_on_failure:
+            shutil.rmtree(root, ignore_errors=True)
         raise ServicesPythonError(
             f"Preparing the services' Python in {root} failed at `{' '.join(command)}`:\n"
             f"{(done.stderr or done.stdout).strip()[-3000:]}"
@@ -133,18 +156,39 @@ def _run(command: list[str], root: Path, env: dict[str, str] | None = None) -> s
     return done.stdout
 
 
+def _pip(root: Path, verb: str = "install") -> list[str]:
+    return [str(root / "bin" / "python"), "-m", "pip", verb, "--quiet", "--disable-pip-version-check"]
+
+
 def _build(root: Path, interpreter: Path) -> None:
     (apxs,) = hostprogs.find(hostprogs.APXS)
     # System site-packages: kojid needs Debian's python3-dnf / python3-librepo / python3-rpm.
     _run([str(interpreter), "-m", "venv", "--system-site-packages", str(root)], root)
-    pip = [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    _run([*pip, *(r.spec for r in REQUIREMENTS)], root)
-    # Never a cached wheel: one built for another Python would link the wrong libpython.
-    _run(
-        [*pip, "--no-cache-dir", "--no-binary", "mod_wsgi", MOD_WSGI],
-        root,
-        env={**os.environ, "APXS": str(apxs)},
-    )
+    built = root / ".mod_wsgi"
+    # mod_wsgi compiles while pip installs (and compiles: gssapi, Cheetah3) the rest, side by
+    # side on two cores. Never a cached mod_wsgi wheel: one built for another Python would link
+    # the wrong libpython.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="boxkoji-pip") as pool:
+        wheel = pool.submit(
+            _run,
+            [
+                *_pip(root, "wheel"),
+                "--no-cache-dir",
+                "--no-deps",
+                "--no-binary",
+                "mod_wsgi",
+                "-w",
+                str(built),
+                MOD_WSGI,
+            ],
+            root,
+            {**os.environ, "APXS": str(apxs)},
+        )
+        base = pool.submit(_run, [*_pip(root), *(r.spec for r in REQUIREMENTS if r.extra is None)], root)
+        for step in (wheel, base):
+            step.result()
+    _run([*_pip(root), "--no-deps", *(str(w) for w in built.glob("mod_wsgi-*.whl"))], root)
+    shutil.rmtree(built, ignore_errors=True)
     module = _run(
         [str(root / "bin" / "python"), "-c", "import mod_wsgi.server as s; print(s.where())"], root
     ).strip()

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_boxkoji import box, hostprogs
+from pytest_boxkoji import box, hostprogs, servicespy
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.graph import Context, Part, Restoring
 from pytest_boxkoji.messages import INSTALL, KojiMessages
-from pytest_boxkoji.partnames import BROKER, HUB
+from pytest_boxkoji.partnames import BROKER, HUB, PYTHON
 from pytest_boxkoji.partnames import MESSAGES as MESSAGES_KEY
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
@@ -207,6 +207,7 @@ class Messages:
 
 def connect(context: Context) -> Messages:
     """protonmsg in every hub state from now on, sending to the session's broker."""
+    context.get(PYTHON).ensure_extra(servicespy.MESSAGES)  # the plugin imports proton
     broker = context.get(BROKER)
     context.get(HUB).enable_plugin(PLUGIN, protonmsg_config(broker))
     return Messages(broker)
@@ -230,7 +231,7 @@ PART = Part(
 )
 MESSAGES = Part(
     MESSAGES_KEY,
-    (HUB, BROKER),
+    (HUB, BROKER, PYTHON),
     connect,
     record=lambda messages, recording: {},
     restore=reconnect,

@@ -108,7 +108,9 @@ class ContainersRuntime:
         """The virtualenv baked into the base image (mod_wsgi built in the hub image)."""
         site = SERVICES_VENV / "lib" / "python3.11" / "site-packages"
         return servicespy.ServicesPython(
-            SERVICES_VENV, site / "mod_wsgi" / "server" / "mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so"
+            SERVICES_VENV,
+            site / "mod_wsgi" / "server" / "mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so",
+            baked=True,
         )
 
     def tools(self, image: str, *programs: hostprogs.Program) -> ContainerTools:
