@@ -14,12 +14,15 @@ import koji
 
 from pytest_boxkoji import clients
 from pytest_boxkoji.clients import Auth, Via
-from pytest_boxkoji.partnames import HUB, ORCH, POSTGRES, PROXY
+from pytest_boxkoji.orch import ORCH
+from pytest_boxkoji.services.hub import HUB
+from pytest_boxkoji.services.postgres import ADMIN as ADMIN  # the accounts know it by this name too
+from pytest_boxkoji.services.postgres import POSTGRES
+from pytest_boxkoji.services.proxy import PROXY
 
 if TYPE_CHECKING:
     from pytest_boxkoji.graph import Graph
 
-ADMIN = "kojiadmin"  # bootstrapped in the database template (services/postgres.py)
 ORDINARY_USER = "kojiuser"
 
 

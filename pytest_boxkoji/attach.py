@@ -19,9 +19,9 @@ from pytest_boxkoji import box, kojisrc
 from pytest_boxkoji.box import BoxRecord, NoBox
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import Environment
-from pytest_boxkoji.partnames import HUB
 from pytest_boxkoji.runtimes import choose_runtime
 from pytest_boxkoji.services import Service, hub_plugins
+from pytest_boxkoji.services.hub import HUB
 from pytest_boxkoji.workers import Builder
 from pytest_boxkoji.workspace import Workspace
 
@@ -61,7 +61,7 @@ class AttachedEnvironment(Environment):
     def save(self) -> None:
         """Write the record again: refs change with restarts, credentials with new users."""
         if box.path_of(self.config.cache_dir, self.record.name).exists():
-            box.write(self.config.cache_dir, box.describe(self, self.record.name, self.record.owner))
+            box.write(self.config.cache_dir, self.describe(self.record.name, self.record.owner))
 
     for_a_verb = False  # a `boxkoji` verb: snapshots only where asked (no empty state taken)
 

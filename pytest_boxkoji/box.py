@@ -29,7 +29,6 @@ from pytest_boxkoji.runtimes import builds_services_python
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
-    from pytest_boxkoji.environment import Environment
     from pytest_boxkoji.kojisrc import KojiSource
 
 T = TypeVar("T")
@@ -219,24 +218,3 @@ def _typed(hint: Any, value: Any) -> Any:
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return rebuilt(hint, value)  # type: ignore[arg-type]
     return value
-
-
-def describe(env: Environment, name: str, owner: int | None) -> BoxRecord:
-    """The record of a running environment (before its runtime detaches: it names the refs)."""
-    source = env.source()
-    return BoxRecord(
-        name=check_name(name),
-        runtime=env.runtime.name,
-        marker=env.workspace.marker,
-        directories=[str(d) for d in env.workspace.directories],
-        identity=identity_of(env.config, env.runtime.name, source),
-        parts=env.graph.record(env.services_by_name()),
-        refs=env.runtime.refs(),
-        builders=env.recorded_builders(),
-        credentials=env.recorded_credentials(),
-        mounts=[str(m) for m in env.runtime.mounts],
-        urls=env.urls,
-        env=dict(env.realm.env) if env.realm else {},
-        koji_config=str(env.koji_config) if env.hub else "",
-        owner=owner,
-    )

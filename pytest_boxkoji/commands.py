@@ -33,11 +33,11 @@ from pytest_boxkoji.box import NoBox
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError
-from pytest_boxkoji.partnames import PROXY
 from pytest_boxkoji.scenario import dump as dumper
 from pytest_boxkoji.scenario.loader import Scenario, load
 from pytest_boxkoji.scenario.snapshots import SAFE
 from pytest_boxkoji.servicelogs import follow_file
+from pytest_boxkoji.services.proxy import PROXY
 
 SAVED = "saved_"  # `snapshot save NAME` keeps database boxkoji_snap_saved_NAME (pytest's are apart)
 
@@ -92,7 +92,7 @@ def up(
             if scenario is not None:
                 apply_scenario(env, scenario)
             text = report(name, env)  # before the record: it hands out the admin's keytab
-            record = box.describe(env, name, None if detach else os.getpid())
+            record = env.describe(name, None if detach else os.getpid())
             box.write(config.cache_dir, record, replace=False)
     except BaseException:
         env.stop(keep=False)  # nothing half-started is left behind

@@ -16,8 +16,6 @@ from typing import Any
 import platformdirs
 import pytest
 
-from pytest_boxkoji.coverage.data import check_report_kind
-
 DEFAULT_KOJI_VERSION = "1.35.3"
 BOX_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a recorded box's name (box.py): a file name
 RUNTIMES = ("auto", "processes", "containers")
@@ -405,3 +403,17 @@ def _whole_number(values: Mapping[str, Any], name: str, what: str, minimum: int)
 def _relative(path: Path, rootdir: Path) -> Path:
     # Relative directories are relative to the rootdir, as pytest's own ini paths are.
     return path if path.is_absolute() else rootdir / path
+
+
+REPORT_KINDS = ("term", "term-missing", "html", "xml", "json")
+
+
+def check_report_kind(kind: str) -> str | None:
+    """An error message for a report spec that cannot work, else None."""
+    name, sep, where = kind.partition(":")
+    if name not in REPORT_KINDS:
+        kinds = ", ".join(REPORT_KINDS)
+        return f"--cov-hub-report={kind}: unknown report; use one of {kinds} (html/xml/json take :PATH)"
+    if sep and name.startswith("term"):
+        return f"--cov-hub-report={kind}: {name} takes no path"
+    return None

@@ -18,19 +18,19 @@ from pytest_boxkoji import box, keep, parts
 from pytest_boxkoji.accounts import ORDINARY_USER, Accounts
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
-from pytest_boxkoji.coverage.data import KojiCoverage, save_coverage
+from pytest_boxkoji.coverage.data import COVERAGE, KojiCoverage, save_coverage
 from pytest_boxkoji.graph import Graph
-from pytest_boxkoji.kojisrc import KojiSource
-from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.partnames import COVERAGE, HUB, KDC, ORCH, POSTGRES, PYTHON, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE, KojiSource
+from pytest_boxkoji.orch import ORCH, Orch
 from pytest_boxkoji.runtimes import Runtime, choose_runtime
 from pytest_boxkoji.scenario.hubstate import HubState
 from pytest_boxkoji.scenario.state import ScenarioStates
 from pytest_boxkoji.services import Service
+from pytest_boxkoji.services.hub import HUB
 from pytest_boxkoji.services.hub_config import HubConfig
-from pytest_boxkoji.services.kdc import Realm
-from pytest_boxkoji.services.postgres import Cluster
-from pytest_boxkoji.servicespy import ServicesPython
+from pytest_boxkoji.services.kdc import KDC, Realm
+from pytest_boxkoji.services.postgres import POSTGRES, Cluster
+from pytest_boxkoji.servicespy import PYTHON, ServicesPython
 from pytest_boxkoji.workers import Workers
 from pytest_boxkoji.workspace import Workspace
 
@@ -123,6 +123,26 @@ class Environment:
             if part.urls and handle is not None:
                 urls.update(part.urls(handle))
         return urls
+
+    def describe(self, name: str, owner: int | None) -> box.BoxRecord:
+        """The record of this running environment (before its runtime detaches: it names the
+        refs), under `name`; `owner`: the pid of a foreground `boxkoji up`."""
+        return box.BoxRecord(
+            name=box.check_name(name),
+            runtime=self.runtime.name,
+            marker=self.workspace.marker,
+            directories=[str(d) for d in self.workspace.directories],
+            identity=box.identity_of(self.config, self.runtime.name, self.source()),
+            parts=self.graph.record(self.services_by_name()),
+            refs=self.runtime.refs(),
+            builders=self.recorded_builders(),
+            credentials=self.recorded_credentials(),
+            mounts=[str(m) for m in self.runtime.mounts],
+            urls=self.urls,
+            env=dict(self.realm.env) if self.realm else {},
+            koji_config=str(self.koji_config) if self.hub else "",
+            owner=owner,
+        )
 
     def services_by_name(self) -> dict[str, Service]:
         """Every service that runs for the graph's parts (not the builders), by name."""
@@ -239,6 +259,6 @@ class Environment:
         config = self.koji_config if self.hub else None
         name = None
         if self.hub:  # recorded: `boxkoji` verbs and --boxkoji-reuse find it
-            name = box.claim(self.config.cache_dir, box.describe(self, self.config.box, None))
+            name = box.claim(self.config.cache_dir, self.describe(self.config.box, None))
         directories, cache = self.workspace.directories, self.config.cache_dir
         return keep.report(directories, self.urls, self.realm, config, self.runtime, name, cache)

@@ -22,12 +22,13 @@ from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError, KojiSourceUnavailable
-from pytest_boxkoji.graph import Key
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
-from pytest_boxkoji.partnames import PROXY, WEB
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.scenario.apply import import_build
 from pytest_boxkoji.scenario.loader import ScenarioError
 from pytest_boxkoji.scenario.schema import Build
+from pytest_boxkoji.services.proxy import PROXY
+from pytest_boxkoji.services.web import WEB
 
 SessionFactory = Callable[..., koji.ClientSession]
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pytest_boxkoji import progress
 from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.services import Service
 
 if TYPE_CHECKING:
@@ -30,13 +31,6 @@ if TYPE_CHECKING:
 
 
 H = TypeVar("H")
-
-
-@dataclass(frozen=True)
-class Key(Generic[H]):
-    """A part's name, typed with its handle: `graph.get(HUB)` is a `Hub` (partnames.py)."""
-
-    name: str
 
 
 @dataclass(frozen=True)

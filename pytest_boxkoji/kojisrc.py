@@ -21,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from pytest_boxkoji.errors import KojiSourceError, KojiSourceUnavailable
+from pytest_boxkoji.partkey import Key
 
 RELEASE_URL = "https://releases.pagure.org/koji/koji-{version}.tar.bz2"
 # sha256 of release tarballs we have verified; others are accepted unverified (and say so).
@@ -41,6 +42,9 @@ class KojiSource:
     @property
     def schema(self) -> Path:
         return self.path / "schemas" / "schema.sql"
+
+
+SOURCE: Key[KojiSource] = Key("source")  # its part's name, typed with this handle (graph.Key)
 
 
 def how_to_fix() -> str:

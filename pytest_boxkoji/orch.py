@@ -16,6 +16,7 @@ from typing import Literal
 
 from pytest_boxkoji.ca import CertificateAuthority
 from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.services.kdc import Realm
 
 Kind = Literal["keytab", "cert", "server_cert", "password"]
@@ -139,3 +140,6 @@ class Orch:
     @property
     def ca_file(self) -> Path:
         return self.ca.cert_path
+
+
+ORCH: Key[Orch] = Key("orch")  # its part's name, typed with this handle (graph.Key)

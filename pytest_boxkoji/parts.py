@@ -1,7 +1,7 @@
 """Every part of the environment's graph (graph.py), in the order a record restores them. A
 service's part lives in its module under services/ (`PART = Part(KEY, requires, start, ...)`,
-its name in partnames.py); a new one is that module, its name and a line here. The parts that
-run no service are defined here."""
+its typed name `KEY` beside its handle's class); a new one is that module and a line here. The
+parts that run no service are defined here."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_boxkoji import box, kojisrc
-from pytest_boxkoji.coverage.data import KojiCoverage, measured
+from pytest_boxkoji.coverage.data import COVERAGE, KojiCoverage, measured
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
-from pytest_boxkoji.kojisrc import KojiSource
-from pytest_boxkoji.orch import Credential, Orch
-from pytest_boxkoji.partnames import COVERAGE, KDC, ORCH, PYTHON, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE, KojiSource
+from pytest_boxkoji.orch import ORCH, Credential, Orch
 from pytest_boxkoji.services import broker, hub, kdc, postgres, proxy, web
-from pytest_boxkoji.servicespy import ServicesPython
+from pytest_boxkoji.services.kdc import KDC
+from pytest_boxkoji.servicespy import PYTHON, ServicesPython
 
 
 def source(context: Context) -> KojiSource:
@@ -99,5 +99,5 @@ PARTS: tuple[Part[Any], ...] = (
     web.PART,
     proxy.PART,
     broker.PART,
-    broker.MESSAGES,
+    broker.MESSAGES_PART,
 )

@@ -10,12 +10,19 @@ from typing import Any
 
 import pytest
 
-from pytest_boxkoji import factories, partnames, reporting, shared
+from pytest_boxkoji import factories, reporting, shared
 from pytest_boxkoji.browser import artifacts_directory
 from pytest_boxkoji.config import add_options, read_config
 from pytest_boxkoji.coverage import session as hub_coverage
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
+from pytest_boxkoji.orch import ORCH
 from pytest_boxkoji.scenario.validate import validate_markers
+from pytest_boxkoji.services.broker import MESSAGES
+from pytest_boxkoji.services.hub import HUB
+from pytest_boxkoji.services.kdc import KDC
+from pytest_boxkoji.services.postgres import POSTGRES
+from pytest_boxkoji.services.proxy import PROXY
+from pytest_boxkoji.services.web import WEB
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -113,16 +120,16 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 boxkoji_environment = factories.environment()
-kdc = factories.service("kdc", partnames.KDC)
-orch = factories.service("orch", partnames.ORCH)
-postgres = factories.service("postgres", partnames.POSTGRES)
+kdc = factories.service("kdc", KDC)
+orch = factories.service("orch", ORCH)
+postgres = factories.service("postgres", POSTGRES)
 # The hub's configuration: url, ca, topdir...
-hub = factories.service("hub", partnames.HUB, lambda hub: hub.settings)
-web = factories.service("web", partnames.WEB)  # kojiweb's configuration: url, ca, ...
+hub = factories.service("hub", HUB, lambda hub: hub.settings)
+web = factories.service("web", WEB)  # kojiweb's configuration: url, ca, ...
 # nginx in front of them all: url, hub_url, web_url, health_url...
-proxy = factories.service("proxy", partnames.PROXY)
+proxy = factories.service("proxy", PROXY)
 # The AMQP 1.0 broker protonmsg sends to (and protonmsg on in the hub): url, subscribe()
-koji_broker = factories.service("koji_broker", partnames.MESSAGES)
+koji_broker = factories.service("koji_broker", MESSAGES)
 _boxkoji_browsers = factories.browsers()
 koji_browser = factories.browser()
 boxkoji = factories.boxkoji()

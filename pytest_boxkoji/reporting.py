@@ -16,8 +16,8 @@ import pytest
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.hubcalls import stats
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY
-from pytest_boxkoji.partnames import HUB
 from pytest_boxkoji.servicelogs import Marks
+from pytest_boxkoji.services.hub import HUB
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -13,12 +13,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pytest_boxkoji.services import Service
-
-if TYPE_CHECKING:
-    from pytest_boxkoji.runtimes import Inspection
 
 MAX_LINES = 200  # per log and test: the end of a long log is what explains a failure
 
@@ -43,6 +40,12 @@ class LogSource(Protocol):
 
     def since(self, position: float | None) -> str:
         """What was written after `position` (None: from the start)."""
+
+
+class HasLogSources(Protocol):
+    """What reading a test's logs needs of a runtime (its `Inspection` part)."""
+
+    def log_sources(self, service: Service) -> list[LogSource]: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Marks:
     sources: dict[str, tuple[str, LogSource]] = field(default_factory=dict)  # key: (service, source)
 
     @classmethod
-    def take(cls, runtime: Inspection, services: Iterable[Service]) -> Marks:
+    def take(cls, runtime: HasLogSources, services: Iterable[Service]) -> Marks:
         marks = cls()
         for name, source in _sources(runtime, services):
             marks.positions[source.key] = source.position()
@@ -100,7 +103,7 @@ class Marks:
         return marks
 
     def sections(
-        self, runtime: Inspection, services: Iterable[Service], max_lines: int = MAX_LINES
+        self, runtime: HasLogSources, services: Iterable[Service], max_lines: int = MAX_LINES
     ) -> list[tuple[str, str]]:
         """(title, text) of every log that grew since the mark: services that started since are
         read from their start, services that stopped since as far as their logs remain."""
@@ -116,7 +119,7 @@ class Marks:
         return sections
 
 
-def _sources(runtime: Inspection, services: Iterable[Service]) -> list[tuple[str, LogSource]]:
+def _sources(runtime: HasLogSources, services: Iterable[Service]) -> list[tuple[str, LogSource]]:
     return [(service.name, source) for service in services for source in runtime.log_sources(service)]
 
 

@@ -20,6 +20,7 @@ from filelock import FileLock
 
 from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.errors import ServicesPythonError
+from pytest_boxkoji.partkey import Key
 
 MESSAGES = "messages"  # the extra of the hub's protonmsg plugin
 
@@ -102,6 +103,9 @@ class ServicesPython:
                 _run([*_pip(self.root), *specs], self.root, remove_on_failure=False)
                 _make_readable(self.root)
             (self.root / f"{MARKER}-{extra}").write_text("")
+
+
+PYTHON: Key[ServicesPython] = Key("python")  # its part's name, typed with this handle (graph.Key)
 
 
 def interpreter_says(interpreter: Path, code: str) -> subprocess.CompletedProcess[str]:

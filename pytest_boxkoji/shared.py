@@ -11,7 +11,7 @@ Who does what:
   sweep, which reads the same file).
 - The first worker that needs a shared part starts all three, under a file lock, as a detached
   environment (its services outlive that worker, as with --boxkoji-keep) and records it as
-  `boxkoji up` records one (box.describe). Every worker, that one included, takes the record over
+  `boxkoji up` records one (Environment.describe). Every worker, that one included, takes the record over
   with attach.attach and uses the handles it rebuilds.
 - Kerberos: one orch for all, its inventory on disk under a file lock. A keytab is exported once:
   exporting it again would change the principal's keys, and the keytabs the other workers hold
@@ -51,12 +51,11 @@ from pytest_boxkoji import attach, box, parts
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.graph import Context, Part
 from pytest_boxkoji.keys import CONFIG_KEY
-from pytest_boxkoji.orch import Orch
-from pytest_boxkoji.partnames import KDC, ORCH, POSTGRES
+from pytest_boxkoji.orch import ORCH, Orch
 from pytest_boxkoji.parts import ORCH_PART
 from pytest_boxkoji.services import kdc, postgres
-from pytest_boxkoji.services.kdc import Realm
-from pytest_boxkoji.services.postgres import DB_NAME, Cluster
+from pytest_boxkoji.services.kdc import KDC, Realm
+from pytest_boxkoji.services.postgres import DB_NAME, POSTGRES, Cluster
 from pytest_boxkoji.workspace import OWNER_FILE
 
 if TYPE_CHECKING:
@@ -186,7 +185,7 @@ class Shared:
         try:
             for key in SHARED_PARTS:
                 env.graph.get(key)  # type: ignore[misc]  # three handle types
-            record = box.describe(env, "xdist-shared", None)
+            record = env.describe("xdist-shared", None)
         except BaseException:
             env.stop(keep=False)
             raise

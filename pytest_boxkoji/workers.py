@@ -19,11 +19,16 @@ import koji
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.accounts import ADMIN
+from pytest_boxkoji.coverage.data import COVERAGE
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
-from pytest_boxkoji.partnames import COVERAGE, HUB, KDC, ORCH, POSTGRES, PYTHON, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE
+from pytest_boxkoji.orch import ORCH
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services import builders as builder_services
-from pytest_boxkoji.servicespy import interpreter_says
+from pytest_boxkoji.services.hub import HUB
+from pytest_boxkoji.services.kdc import KDC
+from pytest_boxkoji.services.postgres import POSTGRES
+from pytest_boxkoji.servicespy import PYTHON, interpreter_says
 
 if TYPE_CHECKING:
     from pytest_boxkoji.accounts import Accounts

@@ -20,6 +20,7 @@ import coverage
 
 from pytest_boxkoji import inside
 from pytest_boxkoji.coverage.parsed import ParsedSources, ReportingCoverage
+from pytest_boxkoji.partkey import Key
 
 if TYPE_CHECKING:
     from pytest_boxkoji.config import BoxKojiConfig
@@ -98,6 +99,9 @@ class KojiCoverage:
 
     def data_files(self) -> list[Path]:
         return sorted(p for name in self.services for p in self.directory.glob(f".coverage.{name}.*"))
+
+
+COVERAGE: Key[KojiCoverage | None] = Key("coverage")  # its part's name, typed with this handle (graph.Key)
 
 
 def measured(config: BoxKojiConfig) -> tuple[str, ...]:
@@ -193,17 +197,3 @@ def _load(data_file: Path, parsed: ParsedSources | None) -> coverage.Coverage:
     cov = ReportingCoverage(parsed, data_file=str(data_file.resolve()), config_file=False)
     cov.load()
     return cov
-
-
-REPORT_KINDS = ("term", "term-missing", "html", "xml", "json")
-
-
-def check_report_kind(kind: str) -> str | None:
-    """An error message for a report spec that cannot work, else None."""
-    name, sep, where = kind.partition(":")
-    if name not in REPORT_KINDS:
-        kinds = ", ".join(REPORT_KINDS)
-        return f"--cov-hub-report={kind}: unknown report; use one of {kinds} (html/xml/json take :PATH)"
-    if sep and name.startswith("term"):
-        return f"--cov-hub-report={kind}: {name} takes no path"
-    return None

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 import koji
 
 from pytest_boxkoji.clients import Auth
-from pytest_boxkoji.partnames import HUB, MESSAGES, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE
 from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.scenario import plugins
 from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
 from pytest_boxkoji.services import broker, hub_plugins
+from pytest_boxkoji.services.broker import MESSAGES
+from pytest_boxkoji.services.hub import HUB
 from pytest_boxkoji.services.hub_config import HubConfig
 from pytest_boxkoji.services.hub_plugins import Sections
 

@@ -15,8 +15,10 @@ import psutil
 
 from pytest_boxkoji import hostprogs
 from pytest_boxkoji.errors import ServiceStartError
-from pytest_boxkoji.partnames import ORCH, PYTHON, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE
+from pytest_boxkoji.orch import ORCH
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
+from pytest_boxkoji.servicespy import PYTHON
 
 if TYPE_CHECKING:
     from pytest_boxkoji.graph import Context

@@ -15,11 +15,12 @@ from pytest_boxkoji import box, hostprogs, servicespy
 from pytest_boxkoji.errors import BoxKojiError
 from pytest_boxkoji.graph import Context, Part, Restoring
 from pytest_boxkoji.messages import INSTALL, KojiMessages
-from pytest_boxkoji.partnames import BROKER, HUB, PYTHON
-from pytest_boxkoji.partnames import MESSAGES as MESSAGES_KEY
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
+from pytest_boxkoji.services.hub import HUB
 from pytest_boxkoji.services.hub_plugins import Sections
+from pytest_boxkoji.servicespy import PYTHON
 from pytest_boxkoji.templates import render
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ class Broker:
     def service_url(self) -> str:
         """The other services' view (the hub)."""
         return f"amqp://{self.endpoint.address}"
+
+
+BROKER: Key[Broker] = Key("broker")  # its part's name, typed with this handle (graph.Key)
 
 
 def answers(url: str) -> bool:
@@ -205,6 +209,9 @@ class Messages:
         return KojiMessages(self.url, f"{self.topic_prefix}.#")
 
 
+MESSAGES: Key[Messages] = Key("messages")  # its part's name, typed with this handle (graph.Key)
+
+
 def connect(context: Context) -> Messages:
     """protonmsg in every hub state from now on, sending to the session's broker."""
     context.get(PYTHON).ensure_extra(servicespy.MESSAGES)  # the plugin imports proton
@@ -229,8 +236,8 @@ PART = Part(
     urls=lambda broker: {"broker": broker.url},
     health=health,
 )
-MESSAGES = Part(
-    MESSAGES_KEY,
+MESSAGES_PART = Part(
+    MESSAGES,
     (HUB, BROKER, PYTHON),
     connect,
     record=lambda messages, recording: {},

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from pytest_boxkoji import box, clients, progress
-from pytest_boxkoji.coverage.data import KojiCoverage
+from pytest_boxkoji.coverage.data import COVERAGE, KojiCoverage
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
 from pytest_boxkoji.hubcalls.stats import APP as CALLS_APP
-from pytest_boxkoji.orch import Credential
-from pytest_boxkoji.partnames import COVERAGE, HUB, HUB_CREDENTIALS, ORCH, POSTGRES, PYTHON, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE
+from pytest_boxkoji.orch import ORCH, Credential
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes import Lifecycle
 from pytest_boxkoji.services import Service, apache, hub_config, hub_plugins
 from pytest_boxkoji.services.hub_config import HubConfig
+from pytest_boxkoji.services.postgres import POSTGRES
+from pytest_boxkoji.servicespy import PYTHON
 
 WEB_IDENTITY = "kojiweb"  # kojiweb's user name, principal and certificate CN at the hub
 
@@ -97,6 +100,14 @@ class Hub:
         which a scenario's plugin-config extends; the hubs reload."""
         self.box_plugins[name] = files
         self.reconfigure(*self._wanted)
+
+
+HUB: Key[Hub] = Key("hub")  # its part's name, typed with this handle (graph.Key)
+
+
+HUB_CREDENTIALS: Key[tuple[Credential, Credential]] = Key(
+    "hub-credentials"
+)  # its part's name, typed with this handle (graph.Key)
 
 
 def credentials(context: Context) -> tuple[Credential, Credential]:

@@ -12,7 +12,7 @@ from gssapi.raw.misc import GSSError
 from pytest_boxkoji import box, hostprogs
 from pytest_boxkoji.errors import KerberosError
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
-from pytest_boxkoji.partnames import KDC
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
@@ -152,6 +152,9 @@ class Realm:
             return creds.lifetime > 0
         except GSSError:
             return False
+
+
+KDC: Key[Realm] = Key("kdc")  # its part's name, typed with this handle (graph.Key)
 
 
 def tools_of(runtime: Runtime) -> Tools:

@@ -16,10 +16,10 @@ import psycopg2
 from filelock import FileLock
 
 from pytest_boxkoji import box, hostprogs, progress
-from pytest_boxkoji.accounts import ADMIN
 from pytest_boxkoji.errors import ServiceStartError
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
-from pytest_boxkoji.partnames import POSTGRES, SOURCE
+from pytest_boxkoji.kojisrc import SOURCE
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services.kdc import REALM
@@ -27,6 +27,7 @@ from pytest_boxkoji.services.kdc import REALM
 if TYPE_CHECKING:
     from pytest_boxkoji.runtimes import Runtime
 
+ADMIN = "kojiadmin"  # the hub's first admin, bootstrapped in the database template
 DB_USER = "koji"
 DB_NAME = "koji"
 
@@ -129,6 +130,9 @@ class Cluster:
             stop_signal=signal.SIGINT,
             image="postgres",
         )
+
+
+POSTGRES: Key[Cluster] = Key("postgres")  # its part's name, typed with this handle (graph.Key)
 
 
 def template_key(cluster: Cluster, schema: Path, realm: str, owner_uid: int) -> str:

@@ -16,10 +16,15 @@ from typing import Any
 
 from pytest_boxkoji import box, clients, hostprogs, inside
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
-from pytest_boxkoji.partnames import HUB, ORCH, PROXY, PYTHON, SOURCE, WEB
+from pytest_boxkoji.kojisrc import SOURCE
+from pytest_boxkoji.orch import ORCH
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.services.apache import PROXY_TOKEN
+from pytest_boxkoji.services.hub import HUB
+from pytest_boxkoji.services.web import WEB
+from pytest_boxkoji.servicespy import PYTHON
 from pytest_boxkoji.templates import render
 
 MANIFEST = "manifest.json"  # in the health service's directory
@@ -65,6 +70,9 @@ class Proxy:
             "proxy-files": self.files_url,
             "health": self.health_url,
         }
+
+
+PROXY: Key[Proxy] = Key("proxy")  # its part's name, typed with this handle (graph.Key)
 
 
 class Manifest:

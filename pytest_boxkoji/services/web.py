@@ -12,10 +12,14 @@ from typing import Any
 import requests
 
 from pytest_boxkoji import box
+from pytest_boxkoji.coverage.data import COVERAGE
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
-from pytest_boxkoji.partnames import COVERAGE, HUB, HUB_CREDENTIALS, ORCH, PYTHON, SOURCE, WEB
+from pytest_boxkoji.kojisrc import SOURCE
+from pytest_boxkoji.orch import ORCH
+from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.services import Check, Service, apache
-from pytest_boxkoji.services.hub import WEB_IDENTITY
+from pytest_boxkoji.services.hub import HUB, HUB_CREDENTIALS, WEB_IDENTITY
+from pytest_boxkoji.servicespy import PYTHON
 from pytest_boxkoji.templates import render
 
 DAEMON_NAME = "boxkoji-web"
@@ -41,6 +45,9 @@ class WebConfig(apache.Site):
     def url(self) -> str:
         """The test process's (and a browser's) view of the web."""
         return f"https://localhost:{self.endpoint.client_port}/koji"
+
+
+WEB: Key[WebConfig] = Key("web")  # its part's name, typed with this handle (graph.Key)
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,9 @@ def test_scenario_apply_writes_plugin_config(up_box):
         up_box("snapshot restore", "before_sidetag")
 
 
-def test_scenario_apply_starts_the_broker_a_protonmsg_scenario_needs(pytestconfig, koji_source_path, tmp_path):
+def test_scenario_apply_starts_the_broker_a_protonmsg_scenario_needs(
+    pytestconfig, koji_source_path, tmp_path
+):
     """As the marker does: a scenario enabling protonmsg gets the box's broker (it had none),
     recorded with the box so that later verbs know it, and the hub's messages arrive there."""
     from pytest_boxkoji.messages import KojiMessages

@@ -6,8 +6,8 @@ import ast
 import pytest
 
 from pytest_boxkoji.messages import TOPICS, MessageNotReceived
-from pytest_boxkoji.partnames import HUB
 from pytest_boxkoji.scenario.loader import ScenarioError
+from pytest_boxkoji.services.hub import HUB
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 

@@ -131,7 +131,7 @@ def test_health_turns_unhealthy(boxkoji_environment, proxy, workers):
 SPREAD = """
 import requests
 
-from pytest_boxkoji.partnames import HUB
+from pytest_boxkoji.services.hub import HUB
 
 def test_spread(boxkoji_environment, proxy, koji_session_factory):
     hub = boxkoji_environment.graph.get(HUB)

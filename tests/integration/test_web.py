@@ -8,7 +8,7 @@ import pytest
 import requests
 from requests_gssapi import HTTPSPNEGOAuth
 
-from pytest_boxkoji.partnames import HUB
+from pytest_boxkoji.services.hub import HUB
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji]
 

@@ -5,19 +5,28 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from pytest_boxkoji import hostprogs
-from pytest_boxkoji.runtimes.containers.images import IMAGE_BUILTIN_MODULES, IMAGE_PATHS
+from pytest_boxkoji.runtimes.containers.images import IMAGE_BUILTIN_MODULES, IMAGE_PATHS, Images
 
-if TYPE_CHECKING:
-    from pytest_boxkoji.runtimes.containers.runtime import ContainersRuntime
+
+class Runs(Protocol):
+    """What the tools need of the containers runtime (runtime.py): its images, its service
+    containers, and a container for one command."""
+
+    images: Images
+    containers: dict[str, Any]
+
+    def run_once(
+        self, image: str, command: list[str], env: dict[str, str], user: str = "0:0"
+    ) -> subprocess.CompletedProcess[str]: ...
 
 
 class ContainerTools:
     """A service's programs inside its image: exec in its running container, or a one-off one."""
 
-    def __init__(self, runtime: ContainersRuntime, image: str, service: str) -> None:
+    def __init__(self, runtime: Runs, image: str, service: str) -> None:
         self.runtime = runtime
         self.image = image
         self.service = service
