@@ -53,7 +53,9 @@ REQUIREMENTS = (
     Requirement("defusedxml"),
     Requirement("python-dateutil"),
     Requirement("six"),
-    Requirement("Cheetah3", debian="python3-cheetah"),  # kojiweb templates (Koji 1.35)
+    # kojiweb templates (Koji 1.35) and kojid: CT3 is Cheetah3 continued (same `Cheetah` package);
+    # Cheetah3 on PyPI stopped at 3.2.6, which imports `cgi` (gone in Python 3.13, Debian 13).
+    Requirement("CT3", debian="python3-cheetah"),
     Requirement("Jinja2"),  # kojiweb templates (Koji after 1.35)
     Requirement("MarkupSafe"),  # Jinja2
     Requirement("python-multilib"),  # kojid
