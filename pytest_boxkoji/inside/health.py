@@ -2,90 +2,53 @@
 
 Run as a service with the services' Python: `python health.py MANIFEST ADDRESS PORT`. The manifest (JSON,
 re-read on every request, so that services added later appear) lists what to probe. Standard
-library only, plus psycopg2 from the services' environment for PostgreSQL: this file is copied
-next to the manifest and runs outside the plugin's own environment.
+library only, plus psycopg2 from the services' environment for PostgreSQL: this file and the
+probes it uses (probes.py, the readiness checks' too) are copied next to the manifest and run
+outside the plugin's own environment.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-TIMEOUT = 3.0
+import probes  # beside this file, where it runs (and pytest_boxkoji/inside/ in the package)
+
+TIMEOUT = probes.TIMEOUT
 TOKEN_HEADER = "X-Boxkoji-Proxy"
 STALE = 30.0  # seconds without a builder's update (kojid updates its host on every poll)
 
 
 def probe_tcp(service: dict[str, Any]) -> str:
-    with socket.create_connection((service["host"], service["port"]), timeout=TIMEOUT):
-        return ""
+    probes.tcp(service["host"], service["port"])
+    return ""
 
 
 def probe_kdc(service: dict[str, Any]) -> str:
-    probe_tcp(service)
+    probes.tcp(service["host"], service["port"])
     # The KDC has no version query; MIT's klist here comes from the same krb5 packages.
     done = subprocess.run(["klist", "-V"], capture_output=True, text=True, timeout=TIMEOUT, check=False)
     return done.stdout.strip() or "MIT Kerberos"
 
 
-# AMQP 1.0's protocol header for a SASL layer: a broker that speaks AMQP 1.0 answers with its own.
-AMQP_SASL_HEADER = b"AMQP\x03\x01\x00\x00"
-
-
 def probe_amqp(service: dict[str, Any]) -> str:
-    with socket.create_connection((service["host"], service["port"]), timeout=TIMEOUT) as conn:
-        conn.sendall(AMQP_SASL_HEADER)
-        answer = b""
-        while len(answer) < len(AMQP_SASL_HEADER):
-            chunk = conn.recv(len(AMQP_SASL_HEADER) - len(answer))
-            if not chunk:
-                break
-            answer += chunk
-    if answer != AMQP_SASL_HEADER:
-        raise RuntimeError(f"no AMQP 1.0 answer to the protocol header: {answer!r}")
+    probes.amqp(service["host"], service["port"])
     return ""
 
 
 def probe_postgres(service: dict[str, Any]) -> str:
-    import psycopg2
-
-    conn = psycopg2.connect(
-        host=service["host"],
-        port=service["port"],
-        dbname=service.get("dbname", "koji"),
-        user="koji",
-        connect_timeout=int(TIMEOUT),
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT current_setting('server_version')")
-            return f"PostgreSQL {cur.fetchone()[0]}"
-    finally:
-        conn.close()
-
-
-def _get(url: str, token: str, data: bytes | None = None) -> bytes:
-    request = urllib.request.Request(
-        url, data=data, headers={TOKEN_HEADER: token, "Content-Type": "text/xml"}
-    )
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-        return bytes(response.read())
+    return str(probes.postgres(service["host"], service["port"], service.get("dbname", "koji")))
 
 
 def _call(service: dict[str, Any], method: str, *args: Any) -> Any:
-    body = xmlrpc.client.dumps(args, method, allow_none=True).encode()
-    (result,), _ = xmlrpc.client.loads(_get(service["url"], service["token"], body).decode())
-    return result
+    return probes.xmlrpc_call(service["url"], method, *args, headers={TOKEN_HEADER: service["token"]})
 
 
 def probe_hub(service: dict[str, Any]) -> str:
@@ -113,9 +76,7 @@ def _stale(service: dict[str, Any], host: dict[str, Any]) -> bool:
 
 
 def probe_web(service: dict[str, Any]) -> str:
-    page = _get(service["url"], service["token"]).decode("utf-8", "replace")
-    if service["mark"] not in page:
-        raise RuntimeError(f"the index page lacks {service['mark']!r}")
+    probes.page_with(service["url"], service["mark"], {TOKEN_HEADER: service["token"]})
     return ""
 
 

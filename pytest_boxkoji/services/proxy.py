@@ -16,6 +16,7 @@ from typing import Any
 
 from pytest_boxkoji import box, clients, hostprogs, inside
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
+from pytest_boxkoji.inside import probes
 from pytest_boxkoji.kojisrc import SOURCE
 from pytest_boxkoji.orch import ORCH
 from pytest_boxkoji.partkey import Key
@@ -29,6 +30,7 @@ from pytest_boxkoji.templates import render
 
 MANIFEST = "manifest.json"  # in the health service's directory
 HEALTH_SCRIPT = inside.DIRECTORY / "health.py"
+PROBES_SCRIPT = inside.DIRECTORY / "probes.py"  # health.py imports it
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,9 @@ def health_service(context: Context, directory: Path, token: str) -> tuple[Servi
     python = context.get(PYTHON)
     endpoint = context.runtime.endpoint("health", 8081)
     directory.mkdir(parents=True, exist_ok=True)
-    script = directory / HEALTH_SCRIPT.name
-    shutil.copy(HEALTH_SCRIPT, script)  # where the service's user can read it
-    script.chmod(0o644)
+    for source in (HEALTH_SCRIPT, PROBES_SCRIPT):  # where the service's user can read them
+        shutil.copy(source, directory / source.name)
+        (directory / source.name).chmod(0o644)
     Manifest(directory / MANIFEST, token).follow(context)
     return health(python.python, directory, endpoint), endpoint
 
@@ -142,17 +144,10 @@ def health(python: Path, directory: Path, endpoint: Endpoint) -> Service:
             endpoint.bind,
             str(endpoint.port),
         ],
-        ready=Check("the health service accepts connections", lambda: _listens(endpoint)),
+        ready=Check("the health service accepts connections", lambda: _accepts(endpoint)),
         log=directory / "health.log",
         image="hub",
     )
-
-
-def _listens(endpoint: Endpoint) -> bool:
-    import socket
-
-    with socket.create_connection((endpoint.client_host, endpoint.client_port), timeout=2):
-        return True
 
 
 def configure(
@@ -201,11 +196,14 @@ def nginx(directory: Path, tools: Tools, endpoint: Endpoint, ca: Path) -> Servic
     )
 
 
-def answers(endpoint: Endpoint, ca: Path) -> bool:
-    import requests
+def _accepts(endpoint: Endpoint) -> bool:
+    probes.tcp(endpoint.client_host, endpoint.client_port)
+    return True
 
-    response = requests.get(f"https://localhost:{endpoint.client_port}/kojihub", verify=str(ca), timeout=5)
-    return response.status_code in (200, 405)  # the hub's answer to a GET, through nginx
+
+def answers(endpoint: Endpoint, ca: Path) -> bool:
+    status, _ = probes.http(f"https://localhost:{endpoint.client_port}/kojihub", cafile=str(ca), timeout=5)
+    return status in (200, 405)  # the hub's answer to a GET, through nginx
 
 
 def start(context: Context) -> Proxy:

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from pytest_boxkoji import box
 from pytest_boxkoji.coverage.data import COVERAGE
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
+from pytest_boxkoji.inside import probes
 from pytest_boxkoji.kojisrc import SOURCE
 from pytest_boxkoji.orch import ORCH
 from pytest_boxkoji.partkey import Key
@@ -116,8 +115,8 @@ def configure(settings: WebConfig) -> Path:
 
 def answers(settings: WebConfig) -> bool:
     """The index page renders, with the hub's lists in it (the web reached the hub)."""
-    response = requests.get(f"{settings.url}/index", verify=str(settings.ca), timeout=10)
-    return response.status_code == 200 and READY_MARK in response.text
+    probes.page_with(f"{settings.url}/index", READY_MARK, cafile=str(settings.ca))
+    return True
 
 
 def service(settings: WebConfig, env: dict[str, str]) -> Service:
