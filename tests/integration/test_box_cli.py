@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from nested import nested_pytest
+from nested import default_signals, nested_pytest
 
 from pytest_boxkoji import box
 from pytest_boxkoji.keys import CONFIG_KEY
@@ -160,31 +160,48 @@ def test_env_prints_export_lines_for_scripts(up_box):
     assert "bob" in done.stdout
 
 
+class Follower:
+    """`boxkoji logs --follow` in the background, its output read as it comes (signals at their
+    defaults whatever started this run: the test stops it with SIGTERM)."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=default_signals
+        )
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self.seen = ""
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 30) -> str:
+        """Read until `text` has been printed `count` times (fails after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.seen.count(text) < count:
+            assert self.process.poll() is None, f"the follower ended:\n{self.seen[-3000:]}"
+            assert time.monotonic() < deadline, f"{text!r} x{count} never came:\n{self.seen[-3000:]}"
+            self.seen += (self.process.stdout.read() or b"").decode(errors="replace")  # None when idle
+            time.sleep(0.1)
+        return self.seen
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
 def test_logs_and_follow(up_box):
-    assert "AS_REQ" in up_box("logs", "kdc").stdout  # the KDC's own log: every ticket it issued
+    existing = up_box("logs", "kdc").stdout
+    assert "AS_REQ" in existing  # the KDC's own log: every ticket it issued
     assert "==> output of hub" in up_box("logs", "hub").stdout
-    follower = subprocess.Popen(
-        up_box.command("logs", "kdc", "--follow"),
-        env=up_box.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    carol = "carol@KOJI.BOX for krbtgt"  # an AS_REQ of carol's
+    before = existing.count(carol)
+    last_line = existing.strip().splitlines()[-1]
+    follower = Follower(up_box.command("logs", "kdc", "--follow"), up_box.env)
     try:
-        time.sleep(1)  # it has printed what was there; what comes next is new
+        follower.wait_for(last_line, existing.count(last_line))  # all that was there: what comes next is new
         up_box("shell", "--user", "carol", "-c", "true")  # a ticket for carol: a new KDC log line
-        deadline = time.monotonic() + 30
-        seen = ""
-        os.set_blocking(follower.stdout.fileno(), False)
-        while "carol@KOJI.BOX" not in seen and time.monotonic() < deadline:
-            seen += follower.stdout.read() or ""
-            time.sleep(0.2)
-        assert "carol@KOJI.BOX" in seen
-        assert follower.poll() is None  # still following
+        follower.wait_for(carol, before + 1)
+        assert follower.process.poll() is None  # still following
     finally:
-        follower.send_signal(signal.SIGTERM)
-        follower.wait(30)
-    assert follower.returncode == 0
+        code = follower.stop()
+    assert code == 0
 
 
 def test_restart_each_service(up_box):

@@ -4,18 +4,15 @@ runtime this run uses (run the file once per runtime)."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from nested import nested_pytest
-from test_box_cli import Box, leftovers, new_box
+from test_box_cli import Box, Follower, leftovers, new_box
 
 from pytest_boxkoji import box
 
@@ -73,28 +70,22 @@ def test_logs_of_the_web_and_the_proxy(web_box):
     made, out = web_box
     assert "httpd-error.log <==" in made("logs", "web").stdout  # Apache's error log
     assert "error.log <==" in made("logs", "proxy").stdout  # nginx's
-    follower = subprocess.Popen(
-        made.command("logs", "web", "--follow"),
-        env=made.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        time.sleep(1)  # it has printed what was there; what comes next is new
+
+    def missing_task() -> str:
+        """A kojiweb page for a task that does not exist: its traceback in Apache's error log."""
         task = 900_000_000 + secrets.randbelow(10**8)
-        missing = f"No such task ID: {task}"  # kojiweb's traceback for the page
         requests.get(f"{printed(out, 'web')}/taskinfo?taskID={task}", verify=ca_of(made), timeout=30)
-        deadline = time.monotonic() + 30
-        seen = ""
-        os.set_blocking(follower.stdout.fileno(), False)
-        while missing not in seen and time.monotonic() < deadline:
-            seen += (follower.stdout.read() or b"").decode(errors="replace")  # bytes: None when idle
-            time.sleep(0.2)
-        assert missing in seen  # kojiweb's lines in Apache's error log, as they were written
-        assert follower.poll() is None
+        return f"No such task ID: {task}"
+
+    before = missing_task()  # in the log before the follower starts
+    follower = Follower(made.command("logs", "web", "--follow"), made.env)
+    try:
+        follower.wait_for(before)  # it has printed what was there: what comes next is new
+        after = missing_task()
+        follower.wait_for(after)  # kojiweb's lines in Apache's error log, as they were written
+        assert follower.process.poll() is None
     finally:
-        follower.send_signal(signal.SIGTERM)
-        follower.wait(30)
+        follower.stop()
 
 
 def test_restart_the_web_and_the_proxy(web_box):
