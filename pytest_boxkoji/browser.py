@@ -5,11 +5,13 @@ browser's credential cache, certificates through Playwright's client certificate
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from pytest_boxkoji.environment import Environment
 
 NETWORK_CHANGED = "ERR_NETWORK_CHANGED"  # the host's addresses changed: not kojiweb's answer
+NETWORK_PATIENCE = 60.0  # seconds of navigations aborted that way before a test fails
 ERROR_PAGE = "chrome-error://"  # where Chromium shows a request that failed
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL = (
@@ -149,38 +152,63 @@ class KojiBrowser:
             raise AssertionError(f"{self.base_url}/{path}: {status}")
         return self.page
 
-    def _goto(self, path: str, attempts: int = 3) -> Any:
+    def follow(self, link: Any) -> Page:
+        """Click `link` (a Playwright locator: `page.get_by_role("link", name="logout")`) and wait
+        for the page it leads to, going there again when the host's network change aborted it (as
+        `open` does); fails the test on an HTTP error."""
+        response = self._navigate(lambda: self._click_through(link))
+        if response is not None and response.status >= 400:
+            raise AssertionError(f"{self.page.url}: {response.status}")
+        return self.page
+
+    def _click_through(self, link: Any) -> Any:
+        with self.page.expect_navigation() as navigation:
+            link.click()
+        return navigation.value
+
+    def _goto(self, path: str) -> Any:
+        return self._navigate(lambda: self.page.goto(path))
+
+    def _navigate(self, go: Callable[[], Any], patience: float = NETWORK_PATIENCE) -> Any:
         """Chromium aborts its requests when the host's addresses change (ERR_NETWORK_CHANGED: a
         container network made or removed by another session, an xdist worker's): that is no
-        answer from kojiweb, so go again. Where the failure shows depends on the moment: in the
-        exception; in the failed request (a redirect's target); or only in the page, when Chromium
-        has already shown its error page ("interrupted by another navigation to
-        chrome-error://..."), whose request's failure may arrive after the exception. Each is
-        looked at before deciding; anything else fails the test, naming what failed."""
+        answer from kojiweb, so go again, for up to `patience` seconds (on a busy machine another
+        session changes the network every few seconds). Where the failure shows depends on the
+        moment: in the exception; in the failed request (a redirect's target); or only in the
+        page, when Chromium has already shown its error page ("interrupted by another navigation
+        to chrome-error://..."), whose request's failure may arrive after the exception. Each is
+        looked at before deciding; anything else fails the test, naming what failed. After the
+        first attempt, going again is going to the address that failed."""
         from playwright.sync_api import Error
 
         failures: list[str] = []  # this attempt's navigation requests that failed, and why
+        failed_urls: list[str] = []
 
         def failed(request: Any) -> None:
             if request.is_navigation_request():
                 failures.append(f"{request.failure} at {request.url}")
+                failed_urls.append(request.url)
 
         self.page.on("requestfailed", failed)
+        end = time.monotonic() + patience
         try:
-            for attempt in range(attempts):
+            while True:
                 failures.clear()
+                failed_urls.clear()
                 try:
-                    return self.page.goto(path)
+                    return go()
                 except Error as exc:
                     why = self._why_navigation_failed(exc, failures)
-                    if NETWORK_CHANGED in why and attempt < attempts - 1:
+                    if NETWORK_CHANGED in why and time.monotonic() < end:
+                        again = failed_urls[-1] if failed_urls else None
+                        if again is not None:
+                            go = functools.partial(self.page.goto, again)  # noqa: B023
                         continue
                     if not why:
                         raise
                     raise Error(f"{exc.message} ({why})") from exc
         finally:
             self.page.remove_listener("requestfailed", failed)
-        return None
 
     def _why_navigation_failed(self, exc: Exception, failures: list[str]) -> str:
         """What the browser says failed: the failed requests, and Chromium's own error page."""
