@@ -198,8 +198,8 @@ class KojiBrowser:
                 try:
                     return go()
                 except Error as exc:
-                    why = self._why_navigation_failed(exc, failures)
-                    if NETWORK_CHANGED in why and time.monotonic() < end:
+                    why, again_may_help = self._why_navigation_failed(exc, failures)
+                    if again_may_help and time.monotonic() < end:
                         again = failed_urls[-1] if failed_urls else None
                         if again is not None:
                             go = functools.partial(self.page.goto, again)  # noqa: B023
@@ -210,8 +210,11 @@ class KojiBrowser:
         finally:
             self.page.remove_listener("requestfailed", failed)
 
-    def _why_navigation_failed(self, exc: Exception, failures: list[str]) -> str:
-        """What the browser says failed: the failed requests, and Chromium's own error page."""
+    def _why_navigation_failed(self, exc: Exception, failures: list[str]) -> tuple[str, bool]:
+        """What the browser says failed (the failed requests, Chromium's own error page), and
+        whether going again may help: the network changed, or Chromium showed its error page
+        without saying why (the request's failure was not reported: measured under load, the
+        page had ERR_NETWORK_CHANGED). Another error (a refused connection...) is an answer."""
         from playwright.sync_api import Error
 
         if ERROR_PAGE in str(exc):
@@ -220,11 +223,15 @@ class KojiBrowser:
         found = [f"failed: {failure}" for failure in failures]
         with contextlib.suppress(Error):
             if self.page.url.startswith(ERROR_PAGE):
-                codes = re.findall(r"\bERR_[A-Z_]+", self.page.evaluate("document.documentElement.innerText"))
+                codes = re.findall(r"\bERR_[A-Z_]+", self.page.inner_text("body", timeout=5_000))
                 found += [f"Chromium's error page: {code}" for code in dict.fromkeys(codes)]
         if NETWORK_CHANGED in str(exc) and not found:
             found.append(f"failed: net::{NETWORK_CHANGED}")
-        return "; ".join(found)
+        why = "; ".join(found)
+        unexplained = ERROR_PAGE in str(exc) and not re.search(r"\bERR_", why)
+        if unexplained:
+            why = "Chromium showed its error page and reported no failed request"
+        return why, unexplained or NETWORK_CHANGED in why
 
     def login(self, user: str, auth: str = "gssapi") -> Page:
         """Log `user` in through kojiweb's own login page, the way a person's browser would."""
