@@ -110,7 +110,7 @@ def test_images_are_tagged_by_their_inputs_and_labelled(cache_dir, monkeypatch, 
     shutil.copytree(containers.DOCKERFILES, edited)
     with (edited / "kdc" / "Dockerfile").open("a") as dockerfile:
         dockerfile.write("# edited\n")
-    monkeypatch.setattr(containers, "DOCKERFILES", edited)
+    monkeypatch.setattr(containers.images, "DOCKERFILES", edited)  # where Images reads it
     images = containers.Images(engine, cache_dir)
     built = recorded_builds(images, monkeypatch)
     assert images.ensure("kdc") != tag and built == ["kdc"]
