@@ -170,6 +170,9 @@ def _build(root: Path, interpreter: Path) -> None:
     (apxs,) = hostprogs.find(hostprogs.APXS)
     # System site-packages: kojid needs Debian's python3-dnf / python3-librepo / python3-rpm.
     _run([str(interpreter), "-m", "venv", "--system-site-packages", str(root)], root)
+    # `pip wheel` of mod_wsgi (a setup.py project) needs `wheel` where pip builds it: Debian 12's
+    # pip does not bring it into a new virtualenv ("invalid command 'bdist_wheel'").
+    _run([*_pip(root), "wheel"], root)
     built = root / ".mod_wsgi"
     # mod_wsgi compiles while pip installs (and compiles: gssapi, Cheetah3) the rest, side by
     # side on two cores. Never a cached mod_wsgi wheel: one built for another Python would link
