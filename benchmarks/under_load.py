@@ -50,19 +50,22 @@ def cpu_load(workers: int) -> Iterator[None]:
 @contextlib.contextmanager
 def network_churn(base_image: str) -> Iterator[list[int]]:
     """Containers on networks of their own, made and removed in a loop; yields [count made]."""
-    from pytest_boxkoji.runtimes.containers import probe, remove_network
+    from pytest_boxkoji.runtimes.containers import LABEL, PID_LABEL, probe, remove_network
 
     client, problem = probe()
     if client is None:
         sys.exit(f"benchmark failed: --churn needs a container engine: {problem}")
     made = [0]
     stop = threading.Event()
+    # Labelled as a session of this process: if the benchmark is killed, the next session's
+    # sweep removes what it left.
+    labels = {LABEL: f"{os.getpid()}-churn", PID_LABEL: str(os.getpid())}
 
     def churn() -> None:
         while not stop.is_set():
-            network = client.networks.create(f"boxkoji-churn-{secrets.token_hex(4)}")
+            network = client.networks.create(f"boxkoji-churn-{secrets.token_hex(4)}", labels=labels)
             try:
-                client.containers.run(base_image, ["true"], network=network.name, remove=True)
+                client.containers.run(base_image, ["true"], network=network.name, remove=True, labels=labels)
                 made[0] += 1
             finally:
                 remove_network(network)
