@@ -63,18 +63,12 @@ class AttachedEnvironment(Environment):
         if box.path_of(self.config.cache_dir, self.record.name).exists():
             box.write(self.config.cache_dir, self.describe(self.record.name, self.record.owner))
 
-    for_a_verb = False  # a `boxkoji` verb: snapshots only where asked (no empty state taken)
-
     def let_go(self) -> None:
         """Forget the environment without changing it: this process's hub sessions closed, its
         services left running, the test process's environment variables as they were."""
         self.accounts.close()
         self.runtime.detach()
         self.workspace.restore_environ()
-
-    @property
-    def takes_empty_state(self) -> bool:  # type: ignore[override]
-        return not self.for_a_verb
 
     def services_by_name(self) -> dict[str, Service]:
         """The recorded services, and those this process started since."""
@@ -151,7 +145,7 @@ def attached(config: BoxKojiConfig, name: str, running_only: bool = True) -> Ite
         if running_only
         else attach(box.read(config.cache_dir, name), config)
     )
-    env.for_a_verb = True
+    env.takes_empty_state = False  # a verb takes only the snapshots it asks for
     try:
         yield env
     finally:

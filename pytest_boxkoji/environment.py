@@ -191,7 +191,7 @@ class Environment:
                 self._state.before_each_test(self._workers.before_test)
         return self._state
 
-    takes_empty_state = True  # a `boxkoji` verb's environment takes only the snapshots it asks for
+    takes_empty_state = True  # False for a `boxkoji` verb (attach.attached): only the snapshots it asks for
 
     def new_hub_state(self) -> HubState:
         """The hub's snapshots; with the empty state every test starts from taken now."""

@@ -9,6 +9,10 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_boxkoji.runtimes.tools import Endpoint
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,16 @@ class Check:
 
     def __str__(self) -> str:
         return self.what
+
+
+def probed_at(
+    name: str, probe: str, endpoint: Endpoint, check: str, **extra: object
+) -> list[dict[str, object]]:
+    """A part's /health entry for a service probed at its port, as the other services reach it
+    (inside/health.py: `probe` names the probe, `check` says what it proves)."""
+    return [
+        {"name": name, "probe": probe, "host": endpoint.host, "port": endpoint.port, "check": check, **extra}
+    ]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pytest_boxkoji.graph import Context, Part, Restoring
 from pytest_boxkoji.messages import INSTALL, KojiMessages
 from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service
+from pytest_boxkoji.services import Check, Service, probed_at
 from pytest_boxkoji.services.hub import HUB
 from pytest_boxkoji.services.hub_plugins import Sections
 from pytest_boxkoji.servicespy import PYTHON
@@ -160,16 +160,7 @@ def restore(restoring: Restoring, data: dict[str, Any]) -> Broker:
 
 
 def health(broker: Broker) -> list[dict[str, object]]:
-    """What the proxy's /health probes of the broker."""
-    return [
-        {
-            "name": "broker",
-            "probe": "amqp",
-            "host": broker.endpoint.host,
-            "port": broker.endpoint.port,
-            "check": "an AMQP 1.0 protocol header answered",
-        }
-    ]
+    return probed_at("broker", "amqp", broker.endpoint, "an AMQP 1.0 protocol header answered")
 
 
 def protonmsg_config(broker: Broker) -> dict[str, Sections]:

@@ -14,7 +14,7 @@ from pytest_boxkoji.errors import KerberosError
 from pytest_boxkoji.graph import Context, Part, Recording, Restoring
 from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service
+from pytest_boxkoji.services import Check, Service, probed_at
 from pytest_boxkoji.templates import render
 
 if TYPE_CHECKING:
@@ -188,15 +188,7 @@ def urls(realm: Realm) -> dict[str, str]:
 
 
 def health(realm: Realm) -> list[dict[str, object]]:
-    return [
-        {
-            "name": "kdc",
-            "probe": "kdc",
-            "host": realm.endpoint.host,
-            "port": realm.endpoint.port,
-            "check": "a TCP connection to the KDC",
-        }
-    ]
+    return probed_at("kdc", "kdc", realm.endpoint, "a TCP connection to the KDC")
 
 
 PART = Part(KDC, (), start, record=record, restore=restore, urls=urls, health=health)

@@ -21,7 +21,7 @@ from pytest_boxkoji.graph import Context, Part, Recording, Restoring
 from pytest_boxkoji.kojisrc import SOURCE
 from pytest_boxkoji.partkey import Key
 from pytest_boxkoji.runtimes.tools import Endpoint, Tools
-from pytest_boxkoji.services import Check, Service
+from pytest_boxkoji.services import Check, Service, probed_at
 from pytest_boxkoji.services.kdc import REALM
 
 if TYPE_CHECKING:
@@ -277,16 +277,8 @@ def urls(cluster: Cluster) -> dict[str, str]:
 
 
 def health(cluster: Cluster) -> list[dict[str, object]]:
-    return [
-        {
-            "name": "postgres",
-            "probe": "postgres",
-            "host": cluster.endpoint.host,
-            "port": cluster.endpoint.port,
-            "dbname": cluster.database,
-            "check": "SELECT server_version as the hub's database user",
-        }
-    ]
+    check = "SELECT server_version as the hub's database user"
+    return probed_at("postgres", "postgres", cluster.endpoint, check, dbname=cluster.database)
 
 
 PART = Part(POSTGRES, (SOURCE,), start, record=record, restore=restore, urls=urls, health=health)
