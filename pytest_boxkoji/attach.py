@@ -17,6 +17,7 @@ from filelock import FileLock, Timeout
 
 from pytest_boxkoji import box, kojisrc
 from pytest_boxkoji.box import BoxRecord, NoBox
+from pytest_boxkoji.builds import capability
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.runtimes import choose_runtime
@@ -116,7 +117,8 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
     env.service_of = env.graph.restore(record.parts, record.refs, record.credentials)
     if record.builders or "kojira" in record.refs:
         builders = [Builder(b["name"], b["arches"], b["channels"], b["capacity"]) for b in record.builders]
-        env.workers.adopt(builders, record.refs)
+        builds = capability.restored(record.builders[0].get("builds")) if record.builders else None
+        env.workers.adopt(builders, record.refs, builds)
     return env
 
 

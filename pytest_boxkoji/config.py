@@ -21,6 +21,7 @@ BOX_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a recorded box's name (box.py): a
 RUNTIMES = ("auto", "processes", "containers")
 LOGS = ("on-failure", "all", "no")
 XDIST_SHARE = ("auto", "no")
+BUILDS = ("auto", "yes", "no")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -120,6 +121,19 @@ OPTIONS = (
         "boxkoji_workers", "how many kojid builders the `workers` fixture starts (default: 1)", default="1"
     ),
     Option(
+        "boxkoji_builds",
+        "whether the builders build in real mock: auto (when this host allows it; build tasks are "
+        "refused with the reason otherwise), yes (fail when it cannot), no (default: auto)",
+        default="auto",
+        choices=BUILDS,
+    ),
+    Option(
+        "boxkoji_mock_source",
+        "the builders' mock: its release tarball, a directory holding it (and "
+        "templated-dictionary's), a checkout, or system (default: the host's mock, else mock's "
+        "release downloaded once)",
+    ),
+    Option(
         "boxkoji_hubs",
         "how many hubs serve the same database behind the proxy, which spreads requests across them "
         "(default: 1)",
@@ -197,6 +211,8 @@ class BoxKojiConfig:
     cov_web: bool = False
     cov_workers: bool = False
     workers: int = 1
+    builds: str = "auto"
+    mock_source: str | None = None
     hubs: int = 1
     xdist_share: bool = True  # pytest-xdist workers share the KDC, orch and PostgreSQL (shared.py)
     container_memory: str | None = None
@@ -358,6 +374,8 @@ def _build(given: Mapping[str, tuple[Any, Any]], env: Mapping[str, str], rootdir
         cov_web=bool(values["cov_web"] or values["cov_koji"]),
         cov_workers=bool(values["cov_workers"] or values["cov_koji"]),
         workers=workers,
+        builds=values["boxkoji_builds"],
+        mock_source=values["boxkoji_mock_source"] or None,
         hubs=hubs,
         xdist_share=values["boxkoji_xdist_share"] == "auto",
         container_memory=values["boxkoji_container_memory"] or None,

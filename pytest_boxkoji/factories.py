@@ -8,7 +8,8 @@ koji_packager = factories.koji_session("packager", auth="ssl")
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import koji
@@ -17,6 +18,7 @@ import pytest
 from pytest_boxkoji import attach, cg, progress, reporting, runas, shared
 from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
 from pytest_boxkoji.browser import KojiBrowser
+from pytest_boxkoji.builds import srpm, submit
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
@@ -255,6 +257,89 @@ def build_factory() -> Any:
         return make
 
     return koji_build_factory
+
+
+def srpm_factory() -> Any:
+    """`make("hello")`: a source RPM made with rpmbuild: a noarch package, a C program
+    (`noarch=False`: built by gcc on an arch builder), one whose %build fails (`fail="why"`), or
+    the `spec` (and `sources`) a test wrote. Returns its path. Needs no Koji."""
+
+    @pytest.fixture
+    def koji_srpm_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+        def make(
+            name: str,
+            version: str = "1.0",
+            release: str = "1",
+            noarch: bool = True,
+            spec: str | None = None,
+            sources: Mapping[str, str | bytes] | None = None,
+            requires: Sequence[str] = (),
+            build_requires: Sequence[str] = (),
+            fail: str | None = None,
+        ) -> Path:
+            files: dict[str, str | bytes] = dict(sources or {})
+            if spec is None:
+                spec, generated = srpm.spec_for(
+                    name, version, release, noarch, requires, build_requires, fail
+                )
+                files = {**generated, **files}
+            return srpm.make_srpm(tmp_path_factory.mktemp(f"srpm-{name}"), spec, files)
+
+        return make
+
+    return koji_srpm_factory
+
+
+def build(default_target: str = "box") -> Any:
+    """`koji_build(srpm_or_scm_url, target="box", scratch=False)`: submitted as `user` (the admin
+    by default) the way `koji build` submits it, waited for; returns a `BuildResult` (state,
+    result, build, RPMs with their URLs, every task's logs). A build that FAILED is returned, not
+    raised, and its build.log and root.log go into the test's report. For a build that is not
+    scratch, the package is added to the target's destination tag first (as a packager would)."""
+
+    @pytest.fixture
+    def koji_build(request: pytest.FixtureRequest, boxkoji: Environment, workers: Any) -> Callable[..., Any]:
+        def run(
+            source: str | Path,
+            target: str = default_target,
+            scratch: bool = False,
+            user: str = ADMIN,
+            timeout: float = 900,
+            arch_override: str | None = None,
+        ) -> submit.BuildResult:
+            session = boxkoji.admin_session() if user == ADMIN else boxkoji.session(user)
+            if not scratch:
+                _list_package(boxkoji.admin_session(), source, target)
+            task_id = submit.submit(session, source, target, scratch, arch_override)
+            submit.wait(session, task_id, timeout)
+            assert boxkoji.hub is not None
+            result = submit.outcome(session, task_id, boxkoji.hub.files_url)
+            if not result.ok:
+                for key, text in sorted(result.logs.items()):
+                    if key.endswith(("/build.log", "/root.log")):
+                        request.node.add_report_section("call", f"koji task {key}", text[-20000:])
+            return result
+
+        return run
+
+    return koji_build
+
+
+def _list_package(admin: koji.ClientSession, source: str | Path, target: str) -> None:
+    """The package in the destination tag's list (Koji refuses a build of an unlisted one)."""
+    info = admin.getBuildTarget(target)
+    if info is None:
+        raise BoxKojiError(
+            f"koji_build(target={target!r}): no such build target. The shipped scenario "
+            '`builds.yaml` makes the target `box` (@pytest.mark.boxkoji_scenario("builds.yaml")).'
+        )
+    if isinstance(source, Path) or "://" not in str(source):
+        name = koji.get_header_fields(str(source), ["name"])["name"]
+    else:  # an SCM URL: the repository's name, as it usually is the package's
+        name = str(source).split("#")[0].rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    known = admin.getPackage(name) is not None  # listPackages fails on a package never seen
+    if not known or not admin.listPackages(tagID=info["dest_tag"], pkgID=name, inherited=True):
+        admin.packageListAdd(info["dest_tag"], name, owner=ADMIN)
 
 
 def cg_import() -> Any:

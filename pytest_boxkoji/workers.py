@@ -9,7 +9,6 @@ because its session only existed in the state the test left behind.
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import koji
 
-from pytest_boxkoji import hostprogs
+from pytest_boxkoji import hostprogs, progress
 from pytest_boxkoji.accounts import ADMIN
+from pytest_boxkoji.builds import capability
 from pytest_boxkoji.coverage.data import COVERAGE
 from pytest_boxkoji.errors import BoxKojiError, ServiceStartError
 from pytest_boxkoji.kojisrc import SOURCE
@@ -74,6 +74,14 @@ class Workers:
         self._autoscaler: threading.Thread | None = None
         self._stop_autoscale = threading.Event()
         self._local = threading.local()  # the autoscaler's thread has its own hub session
+        self._builds: capability.Builds | None = None
+
+    @property
+    def builds(self) -> capability.Builds:
+        """Whether the builders build in mock (decided, and mock installed, once)."""
+        if self._builds is None:
+            self._builds = capability.decide(self.graph.config, self.runtime.own_filesystem, progress.say)
+        return self._builds
 
     # -- what tests use --------------------------------------------------------------------------
 
@@ -245,37 +253,59 @@ class Workers:
         )
 
     def _start(self, builder: Builder) -> None:
+        if self.builds.mock is not None:
+            # The box's buildroot repository (builds/buildroot.py), wherever its scenario links it
+            # later: a container sees only what it was started with.
+            repos = self.graph.config.cache_dir / "buildroot"
+            repos.mkdir(parents=True, exist_ok=True)
+            self.runtime.mount(repos)
         service = self._service(builder)
         self.graph.start_service(service)
         builder.service = service
 
-    def _service(self, builder: Builder) -> Service:
+    def _service(self, builder: Builder, write: bool = True) -> Service:
         settings = self._daemon_settings(builder.name, f"compile/{builder.name}")
         service = builder_services.kojid(
             settings,
             self.graph.get(KDC).services_env,
             Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
-            has_mock=not self.runtime.own_filesystem and shutil.which("mock") is not None,
+            mock=self.builds.mock,
+            refusal=self.builds.reason,
+            in_image=self.runtime.own_filesystem,
+            write=write,
         )
-        self.graph.workspace.chown(settings.directory)  # with the work and mock directories kojid() made
+        if write and service.unprivileged:  # one that builds runs as root; its /etc layer must stay root's
+            self.graph.workspace.chown(settings.directory)  # with the work and mock directories
         return service
 
     def recorded(self) -> list[dict[str, Any]]:
         """The builders that run, for the record (box.py); their services' refs are its refs."""
+        builds = capability.recorded(self._builds) if self._builds else None
         return [
-            {"name": b.name, "arches": list(b.arches), "channels": list(b.channels), "capacity": b.capacity}
+            {
+                "name": b.name,
+                "arches": list(b.arches),
+                "channels": list(b.channels),
+                "capacity": b.capacity,
+                "builds": builds,
+            }
             for b in self.builders.values()
             if b.service is not None and self.runtime.alive(b.service)
         ]
 
-    def adopt(self, builders: Sequence[Builder], refs: dict[str, str]) -> None:
+    def adopt(
+        self, builders: Sequence[Builder], refs: dict[str, str], builds: capability.Builds | None = None
+    ) -> None:
         """Take over the builders and kojira another process started (attach.py): their
-        services are rebuilt and handed to the runtime by ref, none is started."""
+        services are rebuilt (as they were started: `builds`) and handed to the runtime by ref,
+        none is started and no file of theirs is written."""
+        if builds is not None:
+            self._builds = builds
         if KOJIRA in refs:
             self.kojira = self._kojira_service()
             self.runtime.adopt(self.kojira, refs[KOJIRA])
         for builder in builders:
-            builder.service = self._service(builder)
+            builder.service = self._service(builder, write=False)
             self.runtime.adopt(builder.service, refs.get(builder.service.name, "0/0"))
             self.builders[builder.name] = builder
         self._count = len(self.builders)

@@ -13,15 +13,44 @@ kojira before Koji 1.35 refuses `ccache` in its config file ("unknown config opt
 logs in with its default /var/tmp/kojira.ccache, which every kojira on the machine would share,
 each session's ticket from another KDC. BOXKOJI_CCACHE gives it its own.
 
+A builder that builds (builds/host.py) runs in a mount namespace of its own: BOXKOJI_BUILDER_LAYERS
+names the overlays to mount over /etc and /usr/bin before Koji's code starts.
+
 Under --cov-workers this file runs under `coverage run` (coverage/data.py: daemon_args).
 """
 
+import json
 import os
 import runpy
+import subprocess
 import sys
 
 import koji
 import koji.daemon
+
+_layers = os.environ.pop("BOXKOJI_BUILDER_LAYERS", "")
+if _layers:
+    layers = json.loads(_layers)
+    # Never let a mount reach this host's namespace: the caller's `unshare --mount` made a copy,
+    # and the mounts below stay in it.
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    subprocess.run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "boxkoji-etc",
+            "-o",
+            f"lowerdir=/etc,upperdir={layers['etc_upper']},workdir={layers['etc_work']}",
+            "/etc",
+        ],
+        check=True,
+    )
+    if layers["bin"]:
+        subprocess.run(
+            ["mount", "-t", "overlay", "boxkoji-bin", "-o", f"lowerdir={layers['bin']}:/usr/bin", "/usr/bin"],
+            check=True,
+        )
 
 script = sys.argv[1]
 

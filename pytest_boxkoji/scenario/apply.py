@@ -8,7 +8,7 @@ Each step is one multicall; a step only starts when the ones it depends on are d
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,12 @@ def plugin_path(scenario: Scenario, koji_src: Path) -> str:
     return ":".join([*dirs, str(koji_src / "plugins" / "hub")])
 
 
-def apply(scenario: Scenario, admin: koji.ClientSession, cache_dir: Path) -> Ids:
-    """Create every object of the scenario on an empty hub; return name -> id per type."""
+def apply(
+    scenario: Scenario, admin: koji.ClientSession, cache_dir: Path, urls: Mapping[str, str] | None = None
+) -> Ids:
+    """Create every object of the scenario on an empty hub; return name -> id per type. `urls`:
+    what external repos' placeholder URLs stand for here (schema.BUILDROOT_URL)."""
+    urls = urls or {}
     ids: Ids = {}
     s = admin
 
@@ -119,7 +123,7 @@ def apply(scenario: Scenario, admin: koji.ClientSession, cache_dir: Path) -> Ids
     _batch(s, calls)
 
     repos = scenario.of("external-repo")
-    create("external-repo", repos, lambda m, r: m.createExternalRepo(r.name, r.url))
+    create("external-repo", repos, lambda m, r: m.createExternalRepo(r.name, urls.get(r.url, r.url)))
     btypes = [b for b in scenario.of("btype") if b.name not in BUILTIN["btype"]]
     _batch(s, [lambda m, b=b: m.addBType(b.name) for b in btypes])
     atypes = scenario.of("archive-type")

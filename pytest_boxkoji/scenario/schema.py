@@ -103,6 +103,11 @@ class Host(Obj):
     _names = field_validator("arches", "channels", mode="before")(_names)
 
 
+# An external repo's URL that names the box's own buildroot repository (builds/buildroot.py: RPMs
+# made from this host's packages), made when a scenario first uses it.
+BUILDROOT_URL = "boxkoji:buildroot"
+
+
 class ExternalRepo(Obj):
     type: Literal["external-repo"]
     url: str
@@ -110,8 +115,11 @@ class ExternalRepo(Obj):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^(https?|file|ftp)://\S+$", value):
-            raise ValueError(f"{value!r} is not a repository URL (http://, https://, ftp:// or file://)")
+        if value != BUILDROOT_URL and not re.match(r"^(https?|file|ftp)://\S+$", value):
+            raise ValueError(
+                f"{value!r} is not a repository URL (http://, https://, ftp:// or file://, or "
+                f"{BUILDROOT_URL}: the box's buildroot repository)"
+            )
         return value
 
 

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import koji
 
+from pytest_boxkoji import progress
+from pytest_boxkoji.builds import buildroot
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.kojisrc import SOURCE
 from pytest_boxkoji.scenario import apply as applier
 from pytest_boxkoji.scenario import plugins
 from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
+from pytest_boxkoji.scenario.schema import BUILDROOT_URL
 from pytest_boxkoji.services import broker, hub_plugins
 from pytest_boxkoji.services.broker import MESSAGES
 from pytest_boxkoji.services.hub import HUB
@@ -78,7 +81,9 @@ class ScenarioStates:
             return self.applied.get(name) or Applied(scenario, {}, self.accounts)
         self.state.restore(EMPTY)
         try:
-            ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir)
+            ids = applier.apply(
+                scenario, self.accounts.admin_session(), self.graph.config.cache_dir, self._urls(scenario)
+            )
         except koji.GenericError as exc:
             # Half applied: back to the empty hub, so that "nothing changed" holds here too.
             self.state.restore(EMPTY)
@@ -98,7 +103,9 @@ class ScenarioStates:
         try:
             self._reconfigure_to(settings, policy, plugin_config)
             try:
-                ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir)
+                ids = applier.apply(
+                    scenario, self.accounts.admin_session(), self.graph.config.cache_dir, self._urls(scenario)
+                )
             except koji.GenericError as exc:
                 self.state.restore(ADDING)
                 before_files = hub_plugins.parse_files(before.plugin_files)
@@ -108,6 +115,15 @@ class ScenarioStates:
             self.state.drop(ADDING)
         self.accounts.forget_sessions()
         return Applied(scenario, ids, self.accounts)
+
+    def _urls(self, scenario: Scenario) -> dict[str, str]:
+        """What the scenario's placeholder URLs stand for: the box's buildroot repository, made
+        (once per machine) when a scenario first links it, where the builders see it."""
+        if not any(r.url == BUILDROOT_URL for r in scenario.of("external-repo")):
+            return {}
+        repo = buildroot.buildroot_repo(self.graph.config.cache_dir, progress.say)
+        self.graph.runtime.mount(repo.path)
+        return {BUILDROOT_URL: repo.path.as_uri() + "/"}
 
     def _hub_config(
         self, scenario: Scenario, onto: HubConfig | None = None

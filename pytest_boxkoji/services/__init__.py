@@ -55,6 +55,13 @@ class Service:
     unprivileged: bool = True
     extra_logs: tuple[Path, ...] = ()  # logs the program writes itself, shown when it fails
     image: str = ""  # the containers runtime's image for it (pytest_boxkoji/images/<image>/Dockerfile)
+    # Files the image is built with besides its Dockerfile (name in the build context: path on
+    # this host), part of the image's tag; and build arguments (the builder's mock).
+    image_files: dict[str, Path] = field(default_factory=dict)
+    image_args: dict[str, str] = field(default_factory=dict)
+    # Containers: everything a privileged container may do (mock mounts /proc and /dev in its
+    # chroots). Processes: nothing (unprivileged=False already runs it as root).
+    privileged: bool = False
     # Re-reading the configuration in place, given the main process's pid (Apache restarts the
     # hub's daemons); without it, or where its processes are not ours to signal, a restart.
     reload: Callable[[int], None] | None = None

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_boxkoji import inside
+from pytest_boxkoji.builds import host
+from pytest_boxkoji.builds.mock import Mock
 from pytest_boxkoji.services import Check, Service
 from pytest_boxkoji.templates import render
 
@@ -37,23 +39,62 @@ def kojid(
     settings: DaemonSettings,
     env: dict[str, str],
     ready: Check,
-    has_mock: bool,
+    mock: Mock | None,
+    refusal: str = "",
     maxjobs: int = 4,
+    in_image: bool = False,
+    write: bool = True,
 ) -> Service:
-    """One builder; ready when the hub says the host is ready (kojid reports it each loop)."""
-    for part in ("work", "mock"):
-        (settings.directory / part).mkdir(parents=True, exist_ok=True)
-    plugins = []
-    if not has_mock:
-        # Mock builds fail at once, saying why, instead of deep inside kojid.
-        shutil.copy(NOMOCK, settings.directory / NOMOCK.name)
-        plugins.append(NOMOCK.stem)
+    """One builder; ready when the hub says the host is ready (kojid reports it each loop).
+
+    With `mock`, kojid runs as root in a mount namespace of its own (builds/host.py); without,
+    build tasks fail at once with `refusal`, instead of deep inside kojid. `in_image`: the
+    builder's image is the whole host (containers), with its own /etc and mock. `write=False`:
+    the files are there already (a running builder taken over: attach.py)."""
+    plugins = [] if mock is not None else [NOMOCK.stem]
     conf = settings.directory / "kojid.conf"
-    conf.write_text(render("kojid.conf", maxjobs=maxjobs, plugins=plugins, **_context(settings)))
+    if write:
+        for part in ("work", "mock"):
+            (settings.directory / part).mkdir(parents=True, exist_ok=True)
+        if mock is None:
+            shutil.copy(NOMOCK, settings.directory / NOMOCK.name)
+            (settings.directory / "boxkoji_nomock.reason").write_text(refusal)
+        conf.write_text(render("kojid.conf", maxjobs=maxjobs, plugins=plugins, **_context(settings)))
     script = settings.koji_src / "builder" / "kojid"
-    return _daemon(
+    service = _daemon(
         settings, f"kojid:{settings.name}", script, conf, env, ready, log=settings.directory / "kojid.log"
     )
+    if mock is not None and in_image:
+        _in_builder_image(service, settings, mock, write)
+    elif mock is not None:
+        if write:
+            layers = host.prepare(settings.directory, mock, settings.ca)
+        else:
+            layers = host.layers_of(settings.directory, mock)
+        service.command = ["unshare", "--mount", "--propagation", "private", "--", *service.command]
+        service.env[host.LAYERS_VARIABLE] = layers.variable()
+        service.unprivileged = False  # mock builds as root; kojid drops to kojibuilder to run it
+    return service
+
+
+def _in_builder_image(service: Service, settings: DaemonSettings, mock: Mock, write: bool) -> None:
+    """kojid in the builder image with mock (images/builder-mock), privileged, as root; its dnf
+    trusts the box's CA (added to the container's bundle as it starts: the CA is the session's)."""
+    assert mock.tree is not None and mock.templated_dictionary is not None
+    site_defaults = settings.directory / "site-defaults.cfg"
+    if write:
+        site_defaults.write_text(host.site_defaults("/var/cache/mock"))
+    service.image = "builder-mock"
+    service.image_files = {
+        "mock": mock.tree,
+        "templated-dictionary.tar.gz": mock.templated_dictionary,
+        "site-defaults.cfg": site_defaults,
+    }
+    service.image_args = {"MOCK_TREE": str(mock.tree)}
+    service.privileged = True
+    service.unprivileged = False
+    trust = f'cat "$0" >> /etc/{host.BUNDLE} && exec "$@"'
+    service.command = ["sh", "-c", trust, str(settings.ca), *service.command]
 
 
 def kojira(settings: DaemonSettings, env: dict[str, str], ready: Check) -> Service:

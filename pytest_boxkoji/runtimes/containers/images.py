@@ -75,22 +75,41 @@ class Images:
             (target / ".complete").touch()
         return target
 
-    def ensure(self, name: str) -> str:
-        """The tag of image `name` (base, kdc, ...), built now if its inputs changed."""
+    def ensure(
+        self, name: str, files: dict[str, Path] | None = None, args: dict[str, str] | None = None
+    ) -> str:
+        """The tag of image `name` (base, kdc, ...), built now if its inputs changed: its
+        Dockerfile, and the `files` and build `args` a service adds (Service.image_files)."""
         # Services start in parallel: one build of each image, the others wait for it.
         with self._lock:
-            return self._ensure(name)
+            return self._ensure(name, files or {}, args or {})
 
-    def _ensure(self, name: str) -> str:
-        if name in self.built:
-            return self.built[name]
+    def _ensure(
+        self, name: str, files: dict[str, Path] | None = None, given: dict[str, str] | None = None
+    ) -> str:
+        files, given = files or {}, given or {}
         dockerfile = DOCKERFILES / name / "Dockerfile"
-        args: dict[str, str] = {}
+        args: dict[str, str] = dict(given)
         digest = hashlib.sha256(dockerfile.read_bytes())
+        for key in sorted(args):
+            digest.update(f"{key}={args[key]}".encode())
+        for file_name in sorted(files):
+            digest.update(file_name.encode() + _content_digest(files[file_name]))
+        memo = f"{name}:{digest.hexdigest()}"
+        if memo in self.built:
+            return self.built[memo]
         context = Path(tempfile.mkdtemp(prefix="boxkoji-image-"))
         try:
             shutil.copy(dockerfile, context / "Dockerfile")
-            if name == "base":
+            for file_name, path in files.items():
+                if path.is_dir():
+                    shutil.copytree(path, context / file_name, symlinks=True)
+                else:
+                    shutil.copy(path, context / file_name)
+            if name == "builder-mock":
+                args["BOXKOJI_BUILDER"] = self._ensure("builder")
+                digest.update(args["BOXKOJI_BUILDER"].encode())
+            elif name == "base":
                 args["BASE_IMAGE"] = self.base_image
                 args["DEBIAN_PYTHON"] = " ".join(servicespy.debian_packages())
                 digest.update(self.base_image.encode())
@@ -106,7 +125,7 @@ class Images:
                 self._build(context, tag, args, name)
         finally:
             shutil.rmtree(context, ignore_errors=True)
-        self.built[name] = tag
+        self.built[memo] = tag
         return tag
 
     def _build(self, context: Path, tag: str, args: dict[str, str], name: str) -> None:
@@ -130,6 +149,17 @@ class Images:
                 if line.startswith("STEP") or line.startswith("Step"):
                     progress.say(f"  {line[:120]}")
         progress.say(f"built {tag} in {time.monotonic() - start:.0f} s")
+
+
+def _content_digest(path: Path) -> bytes:
+    """What a file or a directory tree holds, as a digest (names, modes and contents)."""
+    h = hashlib.sha256()
+    paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in paths:
+        h.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        h.update(oct(file.stat().st_mode).encode())
+        h.update(file.read_bytes())
+    return h.digest()
 
 
 def _pip_download(target: Path, *args: str) -> subprocess.CompletedProcess[str]:

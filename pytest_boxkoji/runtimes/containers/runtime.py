@@ -117,7 +117,14 @@ class ContainersRuntime:
         return ContainerTools(self, image, image)
 
     def _container(
-        self, image: str, command: list[str], env: dict[str, str], name: str, **kwargs: Any
+        self,
+        image: str,
+        command: list[str],
+        env: dict[str, str],
+        name: str,
+        image_files: dict[str, Path] | None = None,
+        image_args: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> Any:
         """The one way this runtime makes a container: the session's labels, mounts and network."""
         from testcontainers.core.config import testcontainers_config
@@ -127,7 +134,7 @@ class ContainersRuntime:
         # remove what a session made, crashed or not.
         testcontainers_config.ryuk_disabled = True
         container = (
-            DockerContainer(self.images.ensure(image))
+            DockerContainer(self.images.ensure(image, image_files, image_args))
             .with_command(command)
             .with_name(f"boxkoji-{self.marker}-{name.replace(':', '-')}")
             .with_network(self.network)
@@ -165,6 +172,8 @@ class ContainersRuntime:
         kwargs: dict[str, Any] = {"hostname": alias, "stop_signal": signal.Signals(service.stop_signal).name}
         if service.unprivileged:
             kwargs["user"] = "65534:65534"
+        if service.privileged:
+            kwargs["privileged"] = True
         if service.cwd is not None:
             kwargs["working_dir"] = str(service.cwd)
         # The services started before this one are in its /etc/hosts: aardvark-dns (Podman's
@@ -183,7 +192,15 @@ class ContainersRuntime:
                 aliases=[alias], ipv4_address=ip, mac_address=mac
             )
         }
-        container = self._container(service.image, service.command, service.env, name, **kwargs)
+        container = self._container(
+            service.image,
+            service.command,
+            service.env,
+            name,
+            image_files=service.image_files,
+            image_args=service.image_args,
+            **kwargs,
+        )
         for end in self.endpoints.get(name, []):
             # Published on 127.0.0.1 only: testcontainers' port helpers bind every address.
             container.ports[f"{end.port}/tcp"] = (end.client_host, end.client_port)
