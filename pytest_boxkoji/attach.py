@@ -116,8 +116,14 @@ def attach(record: BoxRecord, config: BoxKojiConfig) -> AttachedEnvironment:
     env.record = record
     env.service_of = env.graph.restore(record.parts, record.refs, record.credentials)
     if record.builders or "kojira" in record.refs:
-        builders = [Builder(b["name"], b["arches"], b["channels"], b["capacity"]) for b in record.builders]
-        builds = capability.restored(record.builders[0].get("builds")) if record.builders else None
+        builders = [
+            Builder(
+                b["name"], b["arches"], b["channels"], b["capacity"], "program" in (b.get("builds") or {})
+            )
+            for b in record.builders
+        ]
+        found = [b.get("builds") for b in record.builders if "program" in (b.get("builds") or {})]
+        builds = capability.restored(found[0] if found else (record.builders or [{}])[0].get("builds"))
         env.workers.adopt(builders, record.refs, builds)
     return env
 

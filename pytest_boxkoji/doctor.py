@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pytest_boxkoji import findings, hostprogs, kojisrc, runtimes
 from pytest_boxkoji.browser import BROWSERS, INSTALL
+from pytest_boxkoji.builds import mock
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.errors import KojiSourceError
 from pytest_boxkoji.findings import Finding
@@ -103,6 +104,76 @@ def optional_checks(settings: BoxKojiConfig) -> list[Finding]:
     return checks
 
 
+BUILDS = "builds in mock (optional unless --boxkoji-builds=yes)"
+# (program, Debian package, Fedora package) the processes runtime's builders run (and dnf's
+# builddep plugin, which mock calls for an SRPM's BuildRequires)
+BUILD_PROGRAMS = (
+    ("dnf-3", "dnf", "dnf"),
+    ("sudo", "sudo", "sudo"),
+    ("unshare", "util-linux", "util-linux"),
+    ("createrepo_c", "createrepo-c", "createrepo_c"),
+    ("dpkg-query", "dpkg", "dpkg"),
+)
+
+
+def build_checks(settings: BoxKojiConfig) -> list[Finding]:
+    """What builds in mock need (guides/builds.md): mock's source, and on the processes runtime
+    root and the programs mock and the buildroot repository run."""
+    checks = [_mock_source(settings)]
+    if runtimes.runs_host_programs(settings.runtime):
+        root = os.geteuid() == 0
+        checks.append(
+            Finding(
+                "root (processes runtime builds)",
+                root,
+                "yes" if root else "kojid runs mock in a mount namespace of its own: run as root",
+                fix="" if root else "run pytest as root, or --boxkoji-runtime=containers",
+            )
+        )
+        for program, debian, fedora in BUILD_PROGRAMS:
+            found = shutil.which(program)
+            checks.append(Finding(program, bool(found), found or "not found", (debian,), (fedora,)))
+        builddep = _dnf_builddep()
+        checks.append(
+            Finding(
+                "dnf builddep",
+                bool(builddep),
+                builddep or "not found",
+                ("dnf-plugins-core",),
+                ("dnf-plugins-core",),
+            )
+        )
+    return checks
+
+
+def _dnf_builddep() -> str | None:
+    plugin = Path("/usr/lib/python3/dist-packages/dnf-plugins/builddep.py")
+    fedora = list(Path("/usr/lib").glob("python3*/site-packages/dnf-plugins/builddep.py"))
+    return str(plugin) if plugin.exists() else (str(fedora[0]) if fedora else None)
+
+
+def _mock_source(settings: BoxKojiConfig) -> Finding:
+    spec = settings.mock_source
+    if spec in (None, "system") and mock.SYSTEM_MOCK.exists():
+        return Finding("mock", True, f"the system's {mock.SYSTEM_MOCK}")
+    if spec in (None, "system"):
+        return Finding(
+            "mock",
+            spec is None,
+            f"mock {mock.VERSION} will be downloaded from github.com on first use"
+            if spec is None
+            else f"no {mock.SYSTEM_MOCK}",
+            fix="BOXKOJI_MOCK_SOURCE=PATH (mock's release tarball, or a directory holding it) offline",
+        )
+    path = Path(spec).expanduser()
+    return Finding(
+        "mock",
+        path.exists(),
+        str(path) if path.exists() else f"{path} does not exist",
+        fix="BOXKOJI_MOCK_SOURCE=PATH: mock's release tarball, or a directory holding it",
+    )
+
+
 def _module(name: str, module: str, fix: str) -> Finding:
     """A Python package the plugin's own environment needs, by its import name."""
     found = importlib.util.find_spec(module) is not None
@@ -113,6 +184,8 @@ def run_checks(settings: BoxKojiConfig) -> dict[str, list[Finding]]:
     groups = {"both runtimes": common_checks(settings)}
     for name in runtimes.considered(settings.runtime):
         groups[f"{name} runtime"] = runtimes.doctor_checks(name, settings)
+    if settings.builds != "no":
+        groups[BUILDS] = build_checks(settings)
     groups[OPTIONAL] = optional_checks(settings)
     return groups
 
@@ -121,7 +194,9 @@ def ready(settings: BoxKojiConfig, groups: dict[str, list[Finding]]) -> bool:
     """auto is ready when the common checks pass and one runtime is complete."""
     if not all(c.ok for c in groups["both runtimes"]):
         return False
-    runtimes = [g for name, g in groups.items() if name not in ("both runtimes", OPTIONAL)]
+    if settings.builds == "yes" and not all(c.ok for c in groups.get(BUILDS, [])):
+        return False
+    runtimes = [g for name, g in groups.items() if name not in ("both runtimes", OPTIONAL, BUILDS)]
     complete = [all(c.ok for c in g) for g in runtimes]
     return any(complete) if settings.runtime == "auto" else all(complete)
 
@@ -132,10 +207,18 @@ def report(settings: BoxKojiConfig, groups: dict[str, list[Finding]], distro: st
         lines.append(f"{name}:")
         for check in checks:
             lines.append(f"  {'ok ' if check.ok else 'NO '} {check.what}: {check.detail}")
-    failed = [c for name, checks in groups.items() for c in checks if not c.ok and name != OPTIONAL]
+    optional_groups = (OPTIONAL,) if settings.builds == "yes" else (OPTIONAL, BUILDS)
+    failed = [
+        c for name, checks in groups.items() for c in checks if not c.ok and name not in optional_groups
+    ]
     if failed:
         lines.append("To install what is missing:")
         lines += _fixes(failed, distro)
+    if settings.builds != "yes":
+        builds = [c for c in groups.get(BUILDS, []) if not c.ok]
+        if builds:
+            lines.append("For builds in mock:")
+            lines += _fixes(builds, distro)
     optional = [c for c in groups.get(OPTIONAL, []) if not c.ok]
     if optional:
         lines.append(f"For {OPTIONAL.removesuffix(' (optional)')}:")

@@ -316,7 +316,7 @@ def build(default_target: str = "box") -> Any:
             result = submit.outcome(session, task_id, boxkoji.hub.files_url)
             if not result.ok:
                 for key, text in sorted(result.logs.items()):
-                    if key.endswith(("/build.log", "/root.log")):
+                    if key.endswith(("/build.log", "/root.log", "/mock_output.log")):
                         request.node.add_report_section("call", f"koji task {key}", text[-20000:])
             return result
 

@@ -43,15 +43,22 @@ HELD = [koji.TASK_STATES["ASSIGNED"], koji.TASK_STATES["OPEN"]]
 
 
 class Builder:
-    """One kojid: its host name, arches, channels and service."""
+    """One kojid: its host name, arches, channels and service; `builds=False`: a host without
+    mock even where the others have it (a farm's createrepo-only hosts)."""
 
     def __init__(
-        self, name: str, arches: Sequence[str], channels: Sequence[str], capacity: float | None
+        self,
+        name: str,
+        arches: Sequence[str],
+        channels: Sequence[str],
+        capacity: float | None,
+        builds: bool = True,
     ) -> None:
         self.name = name
         self.arches = tuple(arches)
         self.channels = tuple(channels)
         self.capacity = capacity
+        self.builds = builds
         self.service: Service | None = None
 
 
@@ -129,8 +136,10 @@ class Workers:
         arches: Sequence[str] = ("x86_64",),
         channels: Sequence[str] = DEFAULT_CHANNELS,
         capacity: float | None = None,
+        builds: bool = True,
     ) -> str:
-        """Register a host on the hub, start its kojid, and return once the hub says it is ready."""
+        """Register a host on the hub, start its kojid, and return once the hub says it is ready.
+        `builds=False`: this one has no mock, whatever the others have."""
         with self._lock:
             self.ensure_kojira()
             if name is None:
@@ -141,7 +150,7 @@ class Workers:
                     name = f"worker{self._count}.koji.box"
             if name in self.builders:
                 raise BoxKojiError(f"workers.add({name!r}): a builder of that name is running")
-            builder = Builder(name, arches, channels, capacity)
+            builder = Builder(name, arches, channels, capacity, builds)
             self._register(builder)
             self._start(builder)
             self.builders[name] = builder
@@ -253,7 +262,7 @@ class Workers:
         )
 
     def _start(self, builder: Builder) -> None:
-        if self.builds.mock is not None:
+        if builder.builds and self.builds.mock is not None:
             # The box's buildroot repository (builds/buildroot.py), wherever its scenario links it
             # later: a container sees only what it was started with.
             repos = self.graph.config.cache_dir / "buildroot"
@@ -269,8 +278,10 @@ class Workers:
             settings,
             self.graph.get(KDC).services_env,
             Check(f"the hub says host {builder.name} is ready", lambda: self._ready(builder.name)),
-            mock=self.builds.mock,
-            refusal=self.builds.reason,
+            mock=self.builds.mock if builder.builds else None,
+            refusal=self.builds.reason
+            if builder.builds
+            else f"host {builder.name} was added with builds=False",
             in_image=self.runtime.own_filesystem,
             write=write,
         )
@@ -288,6 +299,7 @@ class Workers:
                 "channels": list(b.channels),
                 "capacity": b.capacity,
                 "builds": builds,
+                "may_build": b.builds,
             }
             for b in self.builders.values()
             if b.service is not None and self.runtime.alive(b.service)

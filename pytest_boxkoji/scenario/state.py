@@ -14,7 +14,7 @@ from pytest_boxkoji.builds import buildroot
 from pytest_boxkoji.clients import Auth
 from pytest_boxkoji.kojisrc import SOURCE
 from pytest_boxkoji.scenario import apply as applier
-from pytest_boxkoji.scenario import plugins
+from pytest_boxkoji.scenario import plugins, repos
 from pytest_boxkoji.scenario.hubstate import EMPTY, HubState
 from pytest_boxkoji.scenario.loader import Problem, Scenario, ScenarioError, describe, load
 from pytest_boxkoji.scenario.schema import BUILDROOT_URL
@@ -81,9 +81,10 @@ class ScenarioStates:
             return self.applied.get(name) or Applied(scenario, {}, self.accounts)
         self.state.restore(EMPTY)
         try:
-            ids = applier.apply(
-                scenario, self.accounts.admin_session(), self.graph.config.cache_dir, self._urls(scenario)
-            )
+            urls = self._urls(scenario)
+            ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir, urls)
+            if urls:
+                repos.make_build_repos(self.accounts.admin_session(), scenario)
         except koji.GenericError as exc:
             # Half applied: back to the empty hub, so that "nothing changed" holds here too.
             self.state.restore(EMPTY)
@@ -103,9 +104,12 @@ class ScenarioStates:
         try:
             self._reconfigure_to(settings, policy, plugin_config)
             try:
+                urls = self._urls(scenario)
                 ids = applier.apply(
-                    scenario, self.accounts.admin_session(), self.graph.config.cache_dir, self._urls(scenario)
+                    scenario, self.accounts.admin_session(), self.graph.config.cache_dir, urls
                 )
+                if urls:
+                    repos.make_build_repos(self.accounts.admin_session(), scenario)
             except koji.GenericError as exc:
                 self.state.restore(ADDING)
                 before_files = hub_plugins.parse_files(before.plugin_files)

@@ -64,9 +64,15 @@ def kojid(
     service = _daemon(
         settings, f"kojid:{settings.name}", script, conf, env, ready, log=settings.directory / "kojid.log"
     )
+    if mock is not None:
+        # kojid's own downloads from /kojifiles (requests, which reads certifi's bundle unless told)
+        # trust what mock's dnf trusts: the bundle with the box's CA (builds/host.py).
+        service.env["REQUESTS_CA_BUNDLE"] = f"/etc/{host.BUNDLE}"
     if mock is not None and in_image:
         _in_builder_image(service, settings, mock, write)
+        service.env["BOXKOJI_ROOT_CACHE"] = "/var/cache/mock/boxkoji-roots"
     elif mock is not None:
+        service.env["BOXKOJI_ROOT_CACHE"] = str(settings.directory / "mock-cache" / "boxkoji-roots")
         if write:
             layers = host.prepare(settings.directory, mock, settings.ca)
         else:

@@ -143,19 +143,27 @@ def test_a_removed_builder_s_running_task_goes_to_another(workers, koji_admin):
 
 
 def test_a_builder_that_cannot_build_refuses_build_tasks_saying_why(workers, koji_admin):
-    if workers.builds.mock is not None:
-        pytest.skip("these builders build in mock (--boxkoji-builds): test_builds.py tests them")
-    task_id = koji_admin.makeTask(
-        "buildArch", ["work/nothing.src.rpm", "dist-build", "x86_64", False], arch="x86_64"
-    )
-    info = wait_task(koji_admin, task_id)
+    # A host without mock in a channel of its own, whether or not the others build.
+    name = workers.add("nomock.koji.box", channels=("nomock",), builds=False)
+    try:
+        task_id = koji_admin.makeTask(
+            "buildArch",
+            ["work/nothing.src.rpm", "dist-build", "x86_64", False],
+            arch="x86_64",
+            channel="nomock",
+        )
+        info = wait_task(koji_admin, task_id)
+    finally:
+        workers.remove(name)
     assert info["state"] == koji.TASK_STATES["FAILED"]
+    assert koji_admin.getHost(info["host_id"])["name"] == name
     with pytest.raises(koji.BuildError) as raised:
         koji_admin.getTaskResult(task_id)
-    message = str(raised.value)
-    assert re.search(r"buildArch task \d+: this builder cannot build in a mock buildroot: ", message)
-    # The reason the plugin decided with (--boxkoji-builds=no, not root, mock not found...).
-    assert workers.builds.reason in message
+    assert re.search(
+        r"buildArch task \d+: this builder cannot build in a mock buildroot: host nomock.koji.box was "
+        r"added with builds=False\. Builds can still enter the box by import",
+        str(raised.value),
+    )
 
 
 def test_autoscale_adds_builders_while_tasks_wait_and_removes_idle_ones(workers, koji_admin):
