@@ -70,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
         help="also kojiweb and nginx in front of everything (the proxy, with /health)",
     )
     up.add_argument(
+        "--builds",
+        action="store_true",
+        help="builders that build in real mock, offline: --boxkoji-builds=yes, at least one builder, "
+        "and the scenario builds.yaml (the target `box`)",
+    )
+    up.add_argument(
         "--hub-port", type=int, metavar="PORT", help="serve the hub on this port (default: a free one)"
     )
 
@@ -190,6 +196,9 @@ def _config(args: argparse.Namespace) -> Any:
         "boxkoji_cache_dir": getattr(args, "cache_dir", None),
         "boxkoji_workers": str(args.workers) if getattr(args, "workers", None) is not None else None,
     }
+    if getattr(args, "builds", False):
+        given["boxkoji_builds"] = "yes"
+        given["boxkoji_workers"] = str(max(1, args.workers or 0))
     return config_from_environment(given)
 
 
@@ -217,7 +226,8 @@ def _run(args: argparse.Namespace, config: Any) -> int:
 
     name = args.name
     if args.command == "up":
-        return commands.up(config, name, args.scenario, args.dir, args.detach, args.hub_port, args.web)
+        scenarios = [*args.scenario, *(["builds.yaml"] if args.builds else [])]
+        return commands.up(config, name, scenarios, args.dir, args.detach, args.hub_port, args.web)
     if args.command == "down":
         return commands.down(config, name)
     if args.command == "status":

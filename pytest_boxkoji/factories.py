@@ -19,6 +19,7 @@ from pytest_boxkoji import attach, cg, progress, reporting, runas, shared
 from pytest_boxkoji.accounts import ADMIN, ORDINARY_USER
 from pytest_boxkoji.browser import KojiBrowser
 from pytest_boxkoji.builds import srpm, submit
+from pytest_boxkoji.builds.git import GitServer
 from pytest_boxkoji.clients import Auth, Via
 from pytest_boxkoji.config import BoxKojiConfig
 from pytest_boxkoji.coverage import session as hub_coverage
@@ -26,6 +27,7 @@ from pytest_boxkoji.environment import Environment
 from pytest_boxkoji.errors import BoxKojiError, KojiSourceUnavailable
 from pytest_boxkoji.keys import CONFIG_KEY, ENV_KEY, REPORT_KEY
 from pytest_boxkoji.partkey import Key
+from pytest_boxkoji.runtimes.processes import SESSION_MARKER
 from pytest_boxkoji.scenario.apply import import_build
 from pytest_boxkoji.scenario.loader import ScenarioError
 from pytest_boxkoji.scenario.schema import Build
@@ -288,6 +290,52 @@ def srpm_factory() -> Any:
         return make
 
     return koji_srpm_factory
+
+
+def git_server() -> Any:
+    """One `git daemon` for the session, at an address the builders reach (builds/git.py)."""
+
+    @pytest.fixture(scope="session")
+    def _boxkoji_git(boxkoji: Environment) -> Iterator[GitServer]:
+        marker = {SESSION_MARKER: boxkoji.graph.workspace.marker}  # swept with the session's processes
+        server = GitServer(boxkoji.directory / "git", boxkoji.graph.runtime.on_this_host(), marker)
+        yield server
+        server.stop()
+
+    return _boxkoji_git
+
+
+def git_factory() -> Any:
+    """`make("hello")`: a git repository holding a spec (as koji_srpm_factory writes it, or the
+    `spec` given) and its sources, served to the builders; returns the URL to build from,
+    pinned to its commit (`koji_build(url)`, `koji build box URL`, `koji chain-build`). Called
+    again with the same name, a new commit of the same repository."""
+
+    @pytest.fixture
+    def koji_git_factory(_boxkoji_git: GitServer) -> Callable[..., str]:
+        def make(
+            name: str,
+            version: str = "1.0",
+            release: str = "1",
+            noarch: bool = True,
+            spec: str | None = None,
+            sources: Mapping[str, str | bytes] | None = None,
+            requires: Sequence[str] = (),
+            build_requires: Sequence[str] = (),
+            fail: str | None = None,
+        ) -> str:
+            files: dict[str, str | bytes] = dict(sources or {})
+            if spec is None:
+                spec, generated = srpm.spec_for(
+                    name, version, release, noarch, requires, build_requires, fail
+                )
+                files = {**generated, **files}
+            files[f"{name}.spec"] = spec
+            return _boxkoji_git.repository(name, files, f"{name}-{version}-{release}")
+
+        return make
+
+    return koji_git_factory
 
 
 def build(default_target: str = "box") -> Any:

@@ -77,6 +77,10 @@ class Placement(Protocol):
         """An address for the service's port, as it binds it and as the test process reaches it
         (on `client_port` when given, else on a free one)."""
 
+    def on_this_host(self) -> Endpoint:
+        """An address for a program the test process runs on this host (a test's git server)
+        that the services reach: where it binds, and the name they use."""
+
     def tools(self, image: str, *programs: hostprogs.Program) -> Tools:
         """The service's programs where it runs; missing ones are an error that says how to fix it."""
 

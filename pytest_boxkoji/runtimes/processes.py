@@ -246,6 +246,12 @@ class ProcessesRuntime:
             bind="127.0.0.1", host="127.0.0.1", port=free, client_host="127.0.0.1", client_port=free
         )
 
+    def on_this_host(self) -> Endpoint:
+        (free,) = ports.claim(1)
+        return Endpoint(
+            bind="127.0.0.1", host="127.0.0.1", port=free, client_host="127.0.0.1", client_port=free
+        )
+
     def tools(self, image: str, *programs: hostprogs.Program) -> HostTools:
         return HostTools(*programs)
 

@@ -10,6 +10,8 @@ import urllib.request
 import koji
 import pytest
 
+from pytest_boxkoji.scenario.loader import packaged_dir
+
 pytestmark = [pytest.mark.integration, pytest.mark.needs_koji, pytest.mark.builds]
 BUILDS = pytest.mark.koji_scenario("builds.yaml")
 
@@ -101,3 +103,77 @@ def test_the_koji_cli_builds_and_waits(koji_srpm_factory, koji_cli, koji_admin):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "completed successfully" in done.stdout
     assert koji_admin.getBuild("boxcli-1.0-1")["state"] == koji.BUILD_STATES["COMPLETE"]
+
+
+@BUILDS
+def test_a_build_from_a_git_repository(koji_build, koji_git_factory, koji_admin):
+    url = koji_git_factory("boxgit", "3.1", "2")
+    assert url.startswith("git://") and "/boxgit.git#" in url
+    result = koji_build(url)
+    assert result.ok, result.error
+    assert result.build["nvr"] == "boxgit-3.1-2"
+    assert result.build["source"] == url
+    (srpm_task,) = result.task("buildSRPMFromSCM")
+    assert srpm_task["state"] == koji.TASK_STATES["CLOSED"]
+    assert {(r["name"], r["arch"]) for r in result.rpms} == {("boxgit", "noarch"), ("boxgit", "src")}
+
+
+@BUILDS
+def test_a_chain_build_builds_the_second_against_the_first(workers, koji_git_factory, koji_cli, koji_admin):
+    lib = koji_git_factory("boxlib", "1.0", "1")
+    app = koji_git_factory("boxapp", "1.0", "1", build_requires=("boxlib",))
+    for name in ("boxlib", "boxapp"):
+        koji_admin.packageListAdd("box-candidate", name, owner="kojiadmin")
+    done = koji_cli("chain-build", "--wait", "box", lib, ":", app, user="kojiadmin", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    builds = {
+        b["name"]: b for b in koji_admin.listTagged("box-candidate") if b["name"] in ("boxlib", "boxapp")
+    }
+    assert set(builds) == {"boxlib", "boxapp"}
+    # boxapp's buildroot held boxlib, from the repo kojid made after boxlib was tagged.
+    (noarch,) = [
+        r for r in koji_admin.listRPMs(buildID=builds["boxapp"]["build_id"]) if r["arch"] == "noarch"
+    ]
+    listing = koji_cli("list-buildroot", str(noarch["buildroot_id"]), user="kojiadmin").stdout
+    assert "boxlib-1.0-1.noarch" in listing, listing
+
+
+@BUILDS
+def test_kojira_makes_the_build_tag_s_repo_with_a_new_build(
+    koji_build, koji_srpm_factory, koji_cli, koji_admin
+):
+    result = koji_build(koji_srpm_factory("boxrepo"))
+    assert result.ok, result.error
+    done = koji_cli(
+        "wait-repo",
+        "box-build",
+        "--build",
+        "boxrepo-1.0-1",
+        "--request",
+        "--timeout",
+        "5",
+        user="kojiadmin",
+        timeout=400,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    repo = koji_admin.getRepo("box-build")
+    rpms = koji_admin.listTaggedRPMS("box-build", event=repo["create_event"], inherit=True)[0]
+    assert "boxrepo" in {r["name"] for r in rpms}
+
+
+SHIPPED = sorted(p.name for p in packaged_dir().glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "scenario", [pytest.param(name, marks=pytest.mark.koji_scenario(name)) for name in SHIPPED]
+)
+def test_every_shipped_scenario_s_build_tags_regenerate(
+    scenario, workers, koji_scenario, koji_cli, koji_admin
+):
+    build_tags = sorted({t.build_tag for t in koji_scenario.scenario.of("target")})
+    if scenario in ("base.yaml", "builds.yaml", "release-policy.yaml"):
+        assert build_tags  # these ship a target: a test that found none would prove nothing
+    for tag in build_tags:
+        done = koji_cli("regen-repo", "--wait", tag, user="kojiadmin", timeout=600)
+        assert done.returncode == 0, f"{scenario}: {tag}: {done.stdout}{done.stderr}"
+        assert koji_admin.getRepo(tag)["state"] == koji.REPO_STATES["READY"]

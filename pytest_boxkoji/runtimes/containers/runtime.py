@@ -46,6 +46,9 @@ from pytest_boxkoji.services import Service
 log = logging.getLogger(__name__)
 
 
+HOST_GATEWAY = "host.containers.internal"  # Podman's name for this host, in every container
+
+
 class ContainersRuntime:
     """Starts services as containers on one private network."""
 
@@ -103,6 +106,14 @@ class ContainersRuntime:
         )
         self.endpoints.setdefault(service, []).append(end)
         return end
+
+    def on_this_host(self) -> Endpoint:
+        # Podman names the network's gateway host.containers.internal in every container; a
+        # program listening there on every address is reached (the engine's NAT does not apply).
+        (free,) = ports.claim(1)
+        return Endpoint(
+            bind="0.0.0.0", host=HOST_GATEWAY, port=free, client_host="127.0.0.1", client_port=free
+        )
 
     def services_python(self, config: BoxKojiConfig, koji_version: str) -> servicespy.ServicesPython:
         """The virtualenv baked into the base image (mod_wsgi built in the hub image)."""
