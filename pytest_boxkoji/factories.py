@@ -381,7 +381,7 @@ def _list_package(admin: koji.ClientSession, source: str | Path, target: str) ->
             f"koji_build(target={target!r}): no such build target. The shipped scenario "
             '`builds.yaml` makes the target `box` (@pytest.mark.boxkoji_scenario("builds.yaml")).'
         )
-    if isinstance(source, Path) or "://" not in str(source):
+    if not submit.is_scm_url(source):
         name = koji.get_header_fields(str(source), ["name"])["name"]
     else:  # an SCM URL: the repository's name, as it usually is the package's
         name = str(source).split("#")[0].rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")

@@ -79,19 +79,16 @@ def resolve(
 ) -> Mock:
     """The mock `spec` names (None: the system's, else the upstream release), installed.
     `for_image`: only its tree, unpacked, for a builder image to install (images/builder-mock)."""
-    if for_image and spec in (None, "system"):
-        spec = None  # the image is Debian: the upstream release, whatever this host has
-        mock_tar = _download(RELEASE_URL.format(version=VERSION), cache)
-        return install(mock_tar, _download(TEMPLATED_DICTIONARY_URL, cache), cache, progress, for_image)
-    if spec == "system" or (spec is None and SYSTEM_MOCK.exists()):
-        if not SYSTEM_MOCK.exists():
+    if spec in (None, "system") and not for_image:
+        if SYSTEM_MOCK.exists():
+            return Mock(SYSTEM_MOCK, _system_version(), "the system's mock")
+        if spec == "system":
             raise BoxKojiError(
                 f"--boxkoji-mock-source=system: this host has no {SYSTEM_MOCK}.\n{how_to_fix()}"
             )
-        return Mock(SYSTEM_MOCK, _system_version(), "the system's mock")
-    if spec is None:
+    if spec in (None, "system"):  # the upstream release (a builder image is Debian, whatever this host is)
         mock_tar = _download(RELEASE_URL.format(version=VERSION), cache)
-        return install(mock_tar, _download(TEMPLATED_DICTIONARY_URL, cache), cache, progress)
+        return install(mock_tar, _download(TEMPLATED_DICTIONARY_URL, cache), cache, progress, for_image)
     path = Path(spec).expanduser()
     if not path.exists():
         raise BoxKojiError(f"--boxkoji-mock-source={spec!r}: {path} does not exist.\n{how_to_fix()}")
@@ -119,7 +116,7 @@ def _download(url: str, cache: Path) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with urllib.request.urlopen(url, timeout=60) as answer:
+        with urllib.request.urlopen(url, timeout=20) as answer:
             data = answer.read()
     except (urllib.error.URLError, OSError) as exc:
         raise BoxKojiError(f"could not download {url}: {exc}.\n{how_to_fix()}") from None

@@ -55,7 +55,7 @@ def submit(
     opts: dict[str, Any] = {"scratch": scratch}
     if arch_override:
         opts["arch_override"] = arch_override
-    if isinstance(source, Path) or not _is_url(str(source)):
+    if not is_scm_url(source):
         path = Path(source)
         if not path.is_file():
             raise BoxKojiError(f"koji_build({source!r}): no such SRPM file (or an SCM URL: git+https://...)")
@@ -66,8 +66,9 @@ def submit(
     return task_id
 
 
-def _is_url(text: str) -> bool:
-    return "://" in text
+def is_scm_url(source: str | Path) -> bool:
+    """An SCM URL (git://..., git+https://...), as opposed to an SRPM's path."""
+    return not isinstance(source, Path) and "://" in source
 
 
 def wait(session: koji.ClientSession, task_id: int, timeout: float) -> dict[str, Any]:
