@@ -86,13 +86,19 @@ def test_a_scratch_build_makes_rpms_but_no_build(koji_build, koji_srpm_factory, 
 
 
 @BUILDS
-def test_a_broken_spec_fails_with_its_build_log(koji_build, koji_srpm_factory, koji_admin):
+def test_a_broken_spec_fails_with_its_build_log(request, koji_build, koji_srpm_factory, koji_admin):
     result = koji_build(koji_srpm_factory("boxbroken", fail="this spec is broken on purpose"))
     assert result.state == "FAILED"
+    assert "see build.log" in result.error  # kojid's fault names the log to read
     assert "this spec is broken on purpose" in result.log("build.log")
-    assert "Child return code was: 1" in result.log("root.log") or result.log("build.log")
-    build = koji_admin.getBuild("boxbroken-1.0-1")
-    assert build is None or build["state"] == koji.BUILD_STATES["FAILED"]
+    (arch_task,) = result.task("buildArch")
+    assert arch_task["state"] == koji.TASK_STATES["FAILED"]
+    assert koji_admin.getBuild("boxbroken-1.0-1")["state"] == koji.BUILD_STATES["FAILED"]
+    # What a failing test's report shows, beside pytest's own captured output.
+    sections = {title: text for _when, title, text in request.node._report_sections}
+    build_logs = [text for title, text in sections.items() if title.endswith("/build.log")]
+    assert any("this spec is broken on purpose" in text for text in build_logs)
+    assert any(title.endswith("/root.log") for title in sections)
 
 
 @BUILDS
