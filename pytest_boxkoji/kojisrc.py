@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pytest_boxkoji.errors import KojiSourceError, KojiSourceUnavailable
+from pytest_boxkoji.errors import BoxKojiError, KojiSourceError, KojiSourceUnavailable
 from pytest_boxkoji.partkey import Key
 
 RELEASE_URL = "https://releases.pagure.org/koji/koji-{version}.tar.bz2"
@@ -212,7 +213,7 @@ def _unpack(data: bytes, top: str | None, target: Path, what: str) -> None:
     try:
         try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-                _extract(tar, tmp)
+                extract_safely(tar, tmp)
         except tarfile.TarError as exc:
             raise KojiSourceError(f"Koji source {what}: not a readable tar archive ({exc}).") from None
         if top is None:
@@ -232,7 +233,9 @@ def _unpack(data: bytes, top: str | None, target: Path, what: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _extract(tar: tarfile.TarFile, target: Path) -> None:
+def extract_safely(tar: tarfile.TarFile, target: Path, error: type[BoxKojiError] = KojiSourceError) -> None:
+    """A downloaded or given tarball unpacked under `target` only (no absolute paths, no `..`,
+    no devices, no links out of it)."""
     if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
         tar.extractall(target, filter="data")
         return
@@ -240,11 +243,13 @@ def _extract(tar: tarfile.TarFile, target: Path) -> None:
     for member in tar.getmembers():
         name = Path(member.name)
         if name.is_absolute() or ".." in name.parts or member.isdev():
-            raise KojiSourceError(f"refusing to unpack {member.name!r}: outside the archive's directory")
+            raise error(f"refusing to unpack {member.name!r}: outside the archive's directory")
         if member.issym() or member.islnk():
             link = Path(member.linkname)
-            if link.is_absolute() or ".." in (name.parent / link).parts:
-                raise KojiSourceError(f"refusing to unpack link {member.name!r} -> {member.linkname!r}")
+            # Where the link points, from the archive's top: inside it, or refused.
+            resolved = os.path.normpath(name.parent / link) if member.issym() else os.path.normpath(link)
+            if link.is_absolute() or resolved == ".." or resolved.startswith("../"):
+                raise error(f"refusing to unpack link {member.name!r} -> {member.linkname!r}")
     tar.extractall(target)
 
 

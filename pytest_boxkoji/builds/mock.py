@@ -27,6 +27,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from pytest_boxkoji.errors import BoxKojiError
+from pytest_boxkoji.kojisrc import extract_safely
 
 VERSION = "6.7-1"
 RELEASE_URL = "https://github.com/rpm-software-management/mock/archive/refs/tags/mock-{version}.tar.gz"
@@ -225,7 +226,7 @@ def _unpack(source: Path, work: Path) -> Path:
     if source.is_dir():
         return source
     with tarfile.open(source) as tar:
-        tar.extractall(work / "unpacked", filter="data")
+        extract_safely(tar, work / "unpacked", BoxKojiError)
     (top,) = (work / "unpacked").iterdir()
     return top
 

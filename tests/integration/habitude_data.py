@@ -15,6 +15,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from pytest_boxkoji.kojisrc import extract_safely
+
 VARIABLE = "BOXKOJI_HABITUDE_SOURCE"
 VERSION = metadata.version("koji-habitude")
 KEPT = Path(__file__).resolve().parents[1] / "data" / f"koji-habitude-{VERSION}"
@@ -26,7 +28,7 @@ def _unpacked(tarball: Path) -> Path:
     if not target.is_dir():
         partial = Path(tempfile.mkdtemp(prefix=target.name + "-"))
         with tarfile.open(tarball) as archive:
-            archive.extractall(partial, filter="data")
+            extract_safely(archive, partial)
         try:
             partial.rename(target)
         except OSError:  # another session unpacked it meanwhile

@@ -65,7 +65,8 @@ def test_a_c_program_is_compiled_on_an_arch_builder(koji_build, koji_srpm_factor
         ["rpm2archive", "-"], stdin=(tmp_path / "x.rpm").open("rb"), capture_output=True, check=True
     )
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(unpacked, filter="fully_trusted")
+        # Our own build's payload; Debian 12's Python 3.11.2 has no extraction filters.
+        tar.extractall(unpacked, **({"filter": "fully_trusted"} if hasattr(tarfile, "data_filter") else {}))
     # The program gcc compiled in the buildroot runs here: it was built from its source.
     ran = subprocess.run([str(unpacked / "usr" / "bin" / "boxcc")], capture_output=True, text=True)
     assert ran.stdout == "hello from boxcc\n"
