@@ -25,7 +25,12 @@ def archive(tmp_path, *links):
     return path
 
 
-@pytest.fixture(params=["filters", "no filters"])
+# Both ways where this Python has filters; Debian 12's 3.11.2 has only the plugin's own checks.
+WAYS = ["no filters", *(["filters"] if hasattr(tarfile, "data_filter") else [])]
+REFUSED = (BoxKojiError, *([tarfile.FilterError] if hasattr(tarfile, "FilterError") else []))
+
+
+@pytest.fixture(params=WAYS)
 def python(request, monkeypatch):
     if request.param == "no filters":
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
@@ -42,5 +47,5 @@ def test_a_link_that_stays_inside_is_unpacked(tmp_path, python):
 
 def test_a_link_out_of_the_archive_is_refused(tmp_path, python):
     path = archive(tmp_path, ("top/evil", "../../etc/passwd"))
-    with tarfile.open(path) as tar, pytest.raises((BoxKojiError, tarfile.FilterError)):
+    with tarfile.open(path) as tar, pytest.raises(REFUSED):
         extract_safely(tar, tmp_path / "out", KojiSourceError)
