@@ -8,7 +8,7 @@ koji_packager = factories.koji_session("packager", auth="ssl")
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -268,23 +268,10 @@ def srpm_factory() -> Any:
 
     @pytest.fixture
     def koji_srpm_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-        def make(
-            name: str,
-            version: str = "1.0",
-            release: str = "1",
-            noarch: bool = True,
-            spec: str | None = None,
-            sources: Mapping[str, str | bytes] | None = None,
-            requires: Sequence[str] = (),
-            build_requires: Sequence[str] = (),
-            fail: str | None = None,
-        ) -> Path:
-            files: dict[str, str | bytes] = dict(sources or {})
-            if spec is None:
-                spec, generated = srpm.spec_for(
-                    name, version, release, noarch, requires, build_requires, fail
-                )
-                files = {**generated, **files}
+        def make(name: str, *args: Any, **kwargs: Any) -> Path:
+            """The arguments of builds.srpm.package: version, release, noarch, spec, sources,
+            requires, build_requires, fail."""
+            spec, files = srpm.package(name, *args, **kwargs)
             return srpm.make_srpm(tmp_path_factory.mktemp(f"srpm-{name}"), spec, files)
 
         return make
@@ -313,25 +300,10 @@ def git_factory() -> Any:
 
     @pytest.fixture
     def koji_git_factory(_boxkoji_git: GitServer) -> Callable[..., str]:
-        def make(
-            name: str,
-            version: str = "1.0",
-            release: str = "1",
-            noarch: bool = True,
-            spec: str | None = None,
-            sources: Mapping[str, str | bytes] | None = None,
-            requires: Sequence[str] = (),
-            build_requires: Sequence[str] = (),
-            fail: str | None = None,
-        ) -> str:
-            files: dict[str, str | bytes] = dict(sources or {})
-            if spec is None:
-                spec, generated = srpm.spec_for(
-                    name, version, release, noarch, requires, build_requires, fail
-                )
-                files = {**generated, **files}
-            files[f"{name}.spec"] = spec
-            return _boxkoji_git.repository(name, files, f"{name}-{version}-{release}")
+        def make(name: str, *args: Any, **kwargs: Any) -> str:
+            """The arguments of builds.srpm.package, as koji_srpm_factory takes them."""
+            spec, files = srpm.package(name, *args, **kwargs)
+            return _boxkoji_git.repository(name, {**files, f"{name}.spec": spec}, f"{name}: a new commit")
 
         return make
 

@@ -66,6 +66,26 @@ def spec_for(
     return "\n".join(lines) + "\n", sources
 
 
+def package(
+    name: str,
+    version: str = "1.0",
+    release: str = "1",
+    noarch: bool = True,
+    spec: str | None = None,
+    sources: Mapping[str, str | bytes] | None = None,
+    requires: Sequence[str] = (),
+    build_requires: Sequence[str] = (),
+    fail: str | None = None,
+) -> tuple[str, dict[str, str | bytes]]:
+    """What koji_srpm_factory and koji_git_factory make a package from: the `spec` given (with its
+    `sources`), or one spec_for writes; the spec's text and its sources by file name."""
+    files: dict[str, str | bytes] = dict(sources or {})
+    if spec is None:
+        spec, generated = spec_for(name, version, release, noarch, requires, build_requires, fail)
+        files = {**generated, **files}
+    return spec, files
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
