@@ -262,12 +262,12 @@ class Workers:
         )
 
     def _start(self, builder: Builder) -> None:
-        if builder.builds and self.builds.mock is not None:
-            # The box's buildroot repository (builds/buildroot.py), wherever its scenario links it
-            # later: a container sees only what it was started with.
-            repos = self.graph.config.cache_dir / "buildroot"
-            repos.mkdir(parents=True, exist_ok=True)
-            self.runtime.mount(repos)
+        # The box's buildroot repository (builds/buildroot.py), which a scenario may link later:
+        # kojid reads it for the build tag's repo, mock's dnf for the buildroot, and a container
+        # sees only what it was started with. Every builder, building or not (createrepo reads it).
+        repos = self.graph.config.cache_dir / "buildroot"
+        repos.mkdir(parents=True, exist_ok=True)
+        self.runtime.mount(repos)
         service = self._service(builder)
         self.graph.start_service(service)
         builder.service = service

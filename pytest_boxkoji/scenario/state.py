@@ -81,10 +81,7 @@ class ScenarioStates:
             return self.applied.get(name) or Applied(scenario, {}, self.accounts)
         self.state.restore(EMPTY)
         try:
-            urls = self._urls(scenario)
-            ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir, urls)
-            if urls:
-                repos.make_build_repos(self.accounts.admin_session(), scenario)
+            ids = self._apply(scenario)
         except koji.GenericError as exc:
             # Half applied: back to the empty hub, so that "nothing changed" holds here too.
             self.state.restore(EMPTY)
@@ -104,12 +101,7 @@ class ScenarioStates:
         try:
             self._reconfigure_to(settings, policy, plugin_config)
             try:
-                urls = self._urls(scenario)
-                ids = applier.apply(
-                    scenario, self.accounts.admin_session(), self.graph.config.cache_dir, urls
-                )
-                if urls:
-                    repos.make_build_repos(self.accounts.admin_session(), scenario)
+                ids = self._apply(scenario)
             except koji.GenericError as exc:
                 self.state.restore(ADDING)
                 before_files = hub_plugins.parse_files(before.plugin_files)
@@ -120,14 +112,18 @@ class ScenarioStates:
         self.accounts.forget_sessions()
         return Applied(scenario, ids, self.accounts)
 
-    def _urls(self, scenario: Scenario) -> dict[str, str]:
-        """What the scenario's placeholder URLs stand for: the box's buildroot repository, made
-        (once per machine) when a scenario first links it, where the builders see it."""
-        if not any(r.url == BUILDROOT_URL for r in scenario.of("external-repo")):
-            return {}
-        repo = buildroot.buildroot_repo(self.graph.config.cache_dir, progress.say)
-        self.graph.runtime.mount(repo.path)
-        return {BUILDROOT_URL: repo.path.as_uri() + "/"}
+    def _apply(self, scenario: Scenario) -> applier.Ids:
+        """The scenario's objects on the hub; a scenario that links the box's buildroot repository
+        (made once per machine; the builders see it: Workers mounts it) also gets its build tags'
+        repos (scenario/repos.py)."""
+        urls = {}
+        if any(r.url == BUILDROOT_URL for r in scenario.of("external-repo")):
+            repo = buildroot.buildroot_repo(self.graph.config.cache_dir, progress.say)
+            urls[BUILDROOT_URL] = repo.path.as_uri() + "/"
+        ids = applier.apply(scenario, self.accounts.admin_session(), self.graph.config.cache_dir, urls)
+        if urls:
+            repos.make_build_repos(self.accounts.admin_session(), scenario)
+        return ids
 
     def _hub_config(
         self, scenario: Scenario, onto: HubConfig | None = None
